@@ -1,0 +1,126 @@
+"""Vectorised text encodings of Arrow columns: whole arrays in, whole arrays out.
+
+Python never touches a value here except in the rare fallbacks (control characters inside JSON
+strings, nested types): pyarrow compute kernels do the work in C++, and a batch of encoded rows
+is one contiguous UTF-8 buffer that writers hand to the sink as is (``joined_bytes``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def is_temporal(t: pa.DataType) -> bool:
+    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+def _utc_seconds(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        return pc.cast(arr, pa.timestamp("s", tz=t.tz), safe=False)
+    return arr
+
+
+def rounded(arr: pa.Array, decimals: int | None) -> pa.Array:
+    if decimals is None:
+        return arr
+    if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+        return pc.round(arr, ndigits=decimals)
+    return arr
+
+
+def to_text(arr: pa.Array, *, date_pattern: str = "%Y-%m-%d",
+            timestamp_pattern: str = "%Y-%m-%dT%H:%M:%SZ", decimals: int | None = None) -> pa.Array:
+    """Each value as display text (NULL stays NULL). Floats print shortest round-trip."""
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return arr
+    if pa.types.is_dictionary(t):
+        return to_text(arr.dictionary_decode(), date_pattern=date_pattern,
+                       timestamp_pattern=timestamp_pattern, decimals=decimals)
+    if pa.types.is_date(t):
+        return pc.strftime(pc.cast(arr, pa.timestamp("s")), date_pattern)
+    if pa.types.is_timestamp(t):
+        return pc.strftime(_utc_seconds(arr), timestamp_pattern)
+    if pa.types.is_floating(t):
+        arr = rounded(arr, decimals)
+        return pc.cast(arr, pa.string())
+    if pa.types.is_decimal(t):
+        return pc.cast(rounded(arr, decimals), pa.string())
+    if pa.types.is_boolean(t) or pa.types.is_integer(t):
+        return pc.cast(arr, pa.string())
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return pa.array([None if v is None else "\\x" + v.hex() for v in arr.to_pylist()], pa.string())
+    return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
+
+
+def json_string(arr: pa.Array) -> pa.Array:
+    """Strings as JSON string literals, quotes included (NULL stays NULL)."""
+    escaped = pc.replace_substring(arr, "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    escaped = pc.replace_substring(escaped, "\n", "\\n")
+    escaped = pc.replace_substring(escaped, "\r", "\\r")
+    escaped = pc.replace_substring(escaped, "\t", "\\t")
+    rare = pc.match_substring_regex(arr, _CONTROL)
+    if pc.any(rare).as_py():  # other control characters: let json.dumps spell them, row by row
+        fixed = [json.dumps(v, ensure_ascii=False) if v is not None else None for v in arr.to_pylist()]
+        plain = pc.binary_join_element_wise('"', escaped, '"', "")
+        return pc.if_else(rare, pa.array(fixed, pa.string()), plain)
+    return pc.binary_join_element_wise('"', escaped, '"', "")
+
+
+def json_values(arr: pa.Array, *, dates: str = "iso", decimals: int | None = None) -> pa.Array:
+    """Each value as a JSON literal; NULL (and NaN/Infinity, which JSON lacks) become null."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return json_values(arr.dictionary_decode(), dates=dates, decimals=decimals)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        out = json_string(arr)
+    elif pa.types.is_boolean(t) or pa.types.is_integer(t):
+        out = pc.cast(arr, pa.string())
+    elif pa.types.is_floating(t):
+        finite = pc.is_finite(arr)
+        out = pc.if_else(finite, pc.cast(rounded(arr, decimals), pa.string()), pa.scalar(None, pa.string()))
+    elif pa.types.is_decimal(t):
+        out = pc.cast(rounded(arr, decimals), pa.string())
+    elif is_temporal(t):
+        if dates == "epoch":
+            ms = pc.cast(pc.cast(arr if pa.types.is_timestamp(t) else pc.cast(arr, pa.timestamp("s")),
+                                 pa.timestamp("ms", tz=getattr(t, "tz", None)), safe=False), pa.int64())
+            out = pc.cast(ms, pa.string())
+        else:
+            pattern = "%Y-%m-%d" if pa.types.is_date(t) else "%Y-%m-%dT%H:%M:%SZ"
+            out = pc.binary_join_element_wise('"', to_text(arr, date_pattern=pattern,
+                                                           timestamp_pattern=pattern), '"', "")
+    else:
+        out = pa.array([json.dumps(v, default=str, ensure_ascii=False) if v is not None else None
+                        for v in arr.to_pylist()], pa.string())
+    return pc.fill_null(out, "null")
+
+
+def join_rows(pieces: Sequence[pa.Array | str]) -> pa.Array:
+    """Concatenate arrays and constant strings element-wise (no separator)."""
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def joined_bytes(rows: pa.Array) -> memoryview:
+    """All values of a string array back to back, straight from its data buffer (no copy)."""
+    rows = rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows
+    if len(rows) == 0:
+        return memoryview(b"")
+    if rows.null_count:
+        rows = pc.fill_null(rows, "")
+    offsets = rows.buffers()[1]
+    data = rows.buffers()[2]
+    width = 8 if pa.types.is_large_string(rows.type) else 4
+    offs = memoryview(offsets).cast("q" if width == 8 else "i")
+    start, end = offs[rows.offset], offs[rows.offset + len(rows)]
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[start:end]

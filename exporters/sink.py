@@ -1,0 +1,128 @@
+"""Where exported bytes go: a temporary file, hashed and counted, renamed only when complete.
+
+A killed export leaves at most ``.<name>.partial-<id>``: never a file under the final name.
+Compression wraps the hashing sink, so sizes and SHA-256 are those of the bytes on disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+PARTIAL_MARK = ".partial-"
+COMPRESSIONS = {"gzip": ".gz", "zstd": ".zst"}
+
+
+class HashingFile:
+    """A write-only binary file that counts and SHA-256-hashes what passes through."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._hash = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._raw.write(data)
+        self._hash.update(data)
+        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        self.bytes += n
+        return n
+
+    def tell(self) -> int:
+        return self.bytes
+
+    def seekable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def close(self) -> None:  # the AtomicFile owns the real file
+        self.flush()
+
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+class AtomicFile:
+    """A file written under a temporary name in the target directory; commit() renames it."""
+
+    def __init__(self, final: Path, compression: str | None = None, level: int | None = None) -> None:
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.temp = final.with_name(f".{final.name}{PARTIAL_MARK}{secrets.token_hex(4)}")
+        self._raw = open(self.temp, "wb", buffering=1 << 20)
+        self.hashing = HashingFile(self._raw)
+        self._compressor: BinaryIO | None = None
+        self.stream: BinaryIO
+        if compression == "gzip":
+            self._compressor = gzip.GzipFile(  # type: ignore[assignment]
+                filename="", mode="wb", fileobj=self.hashing, compresslevel=level or 1, mtime=0
+            )
+            self.stream = self._compressor  # type: ignore[assignment]
+        elif compression == "zstd":
+            cctx = zstandard.ZstdCompressor(level=level or 3, threads=0)
+            self._compressor = cctx.stream_writer(self.hashing, closefd=False)  # type: ignore[assignment]
+            self.stream = self._compressor  # type: ignore[assignment]
+        elif compression in (None, "none"):
+            self.stream = self.hashing  # type: ignore[assignment]
+        else:
+            self.abort()
+            from sql.errors import InvalidParameterValue
+
+            raise InvalidParameterValue(f"unknown compression {compression!r}", hint="use gzip or zstd")
+        self.done = False
+
+    @property
+    def bytes_written(self) -> int:
+        return self.hashing.bytes
+
+    def finish(self) -> tuple[int, str]:
+        """Finish compression and fsync, still under the temporary name; (bytes, sha256)."""
+        if self._compressor is not None:
+            self._compressor.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        return self.hashing.bytes, self.hashing.sha256()
+
+    def publish(self) -> None:
+        """Rename to the final name: the file is complete from this moment on."""
+        os.replace(self.temp, self.final)
+        self.done = True
+
+    def commit(self) -> tuple[int, str]:
+        result = self.finish()
+        self.publish()
+        return result
+
+    def abort(self) -> None:
+        if self.done:
+            return
+        try:
+            if not self._raw.closed:
+                self._raw.close()
+        finally:
+            self.temp.unlink(missing_ok=True)
+            self.done = True
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,138 @@
+"""The application every front door shares: config -> warehouse, principals, one query path.
+
+A query from the CLI, the PostgreSQL gateway, Flight or a schedule goes through
+``App.stream(principal, sql)``: policy (sql/) first, then the executor (views/). Front doors
+never handle SQL themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+from sqlglot import exp
+
+from service import config as cfg
+from service.passwords import check_password
+from service.state import StateStore, StoredUser
+from sql.errors import ConfigurationError, InvalidAuthorization
+from sql.model import Catalog, Principal, Role
+from sql.policy import Compiled, compile_query
+from views import demo
+from views.warehouse import EngineSettings, Stream, Warehouse
+
+__version__ = "0.1.0"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class App:
+    def __init__(self, config: cfg.Config, config_path: Path | None = None, *,
+                 announce: Callable[[str], None] = _stderr) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.home = cfg.home_dir(config, config_path)
+        self.home.mkdir(parents=True, exist_ok=True)
+        source = str(config_path) if config_path else "the embedded default config"
+        path = Path(config.warehouse.path)
+        if not path.is_absolute():
+            path = self.home / path
+        if not path.exists():
+            if not config.warehouse.demo:
+                raise ConfigurationError(
+                    f"{source}: warehouse.path: {path} does not exist",
+                    hint="point warehouse.path at a DuckDB file, or set warehouse.demo = true",
+                )
+            announce(f"egress: creating the demo warehouse ({config.warehouse.demo_companies:,} "
+                     f"companies) at {path} (state under {self.home})")
+            stats = demo.build(path, companies=config.warehouse.demo_companies,
+                               seed=config.warehouse.demo_seed, threads=config.warehouse.threads)
+            announce(f"egress: demo warehouse ready in {stats.seconds:.1f}s")
+        w = config.warehouse
+        self.warehouse = Warehouse(path, EngineSettings(
+            threads=w.threads, memory_limit=w.memory_limit,
+            preserve_insertion_order=w.preserve_insertion_order,
+        ))
+        self.catalog: Catalog = self.warehouse.catalog
+        self.roles = {name: Role(name=name, views=tuple(r.views) if r.views is not None else None,
+                                 deny={v: tuple(c) for v, c in r.deny.items()},
+                                 mask=r.mask, max_rows=r.max_rows)
+                      for name, r in config.roles.items()}
+        self._check_roles(source)
+        self.state = StateStore(self.home / "state.db")
+
+    def _check_roles(self, source: str) -> None:
+        for name, role in self.config.roles.items():
+            for view, cols in list(role.deny.items()) + [(v, list(m)) for v, m in role.mask.items()]:
+                v = self.catalog.view(view)
+                if v is None:
+                    raise ConfigurationError(
+                        f"{source}: roles.{name}: unknown view {view!r}",
+                        hint="views are: " + ", ".join(x.name for x in self.catalog.views))
+                for col in cols:
+                    if v.column(col) is None:
+                        raise ConfigurationError(
+                            f"{source}: roles.{name}: view {view} has no column {col!r}",
+                            hint="columns are: " + ", ".join(c.name for c in v.columns))
+
+    def close(self) -> None:
+        self.warehouse.close()
+        self.state.close()
+
+    # -- principals ---------------------------------------------------------------------------
+    def _user_record(self, user: str) -> tuple[str, str, str] | None:
+        """(tenant, role, verifier) from the state store (users add) or the config."""
+        for stored in self.state.users():
+            if stored.name == user:
+                return stored.tenant, stored.role, stored.verifier
+        conf = self.config.users.get(user)
+        if conf is not None:
+            return conf.tenant, conf.role, conf.password
+        return None
+
+    def user_names(self) -> list[str]:
+        return sorted(set(self.config.users) | {u.name for u in self.state.users()})
+
+    def principal(self, user: str) -> Principal:
+        record = self._user_record(user)
+        if record is None:
+            raise InvalidAuthorization(f'role "{user}" does not exist')
+        tenant, role, _ = record
+        if role not in self.roles:
+            raise ConfigurationError(f"user {user} has unknown role {role!r}")
+        return Principal(user=user, tenant=tenant, role=self.roles[role])
+
+    def verifier(self, user: str) -> str | None:
+        record = self._user_record(user)
+        return record[2] if record else None
+
+    def authenticate(self, user: str, password: str) -> Principal | None:
+        verifier = self.verifier(user)
+        if verifier is None or not check_password(verifier, password):
+            return None
+        return self.principal(user)
+
+    def add_user(self, name: str, tenant: str, role: str, verifier: str) -> None:
+        if tenant not in self.config.tenants:
+            raise ConfigurationError(f"unknown tenant {tenant!r}", hint="tenants are: " + ", ".join(self.config.tenants))
+        if role not in self.roles:
+            raise ConfigurationError(f"unknown role {role!r}", hint="roles are: " + ", ".join(sorted(self.roles)))
+        self.state.put_user(StoredUser(name, tenant, role, verifier))
+
+    # -- the one query path -------------------------------------------------------------------
+    def compile(self, principal: Principal, query: str | exp.Expression) -> Compiled:
+        return compile_query(principal, self.catalog, query)
+
+    def stream(self, principal: Principal, query: str | exp.Expression) -> tuple[Compiled, Stream]:
+        compiled = self.compile(principal, query)
+        stream = self.warehouse.stream(compiled.sql, batch_rows=self.config.warehouse.batch_rows)
+        stream.row_cap = compiled.row_cap
+        return compiled, stream
+
+
+def open_app(config_file: str | None = None, **kwargs: object) -> App:
+    config, path = cfg.load(config_file)
+    return App(config, path, **kwargs)  # type: ignore[arg-type]

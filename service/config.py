@@ -1,0 +1,183 @@
+"""egress.toml: typed, validated, every setting with a default and a help line.
+
+Where egress looks: --config PATH, else $EGRESS_CONFIG, else ./egress.toml, else the embedded
+demo default (warehouse and state under $EGRESS_HOME or ./.egress). `egress config check`
+reports each problem as "file: key.path: what is wrong (fix: ...)".
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sql.errors import ConfigurationError
+from sql.model import MASK_KINDS
+
+# The demo users' passwords are their user names; only SCRAM-SHA-256 verifiers are stored.
+DEMO_VERIFIERS = {
+    "alice": "SCRAM-SHA-256$4096:eOxUL1W/bV5VgFN6zVCCluOyTvC43c7AEkAXTs20ndQ=$BNqq/QIePoBuLjl/0UYAThwNLDZ0yKgggtsGEx6iWs0=:vlMxrBh2diLdNog3N2UOEMnlATtHYwFOo7sGf0XYcJw=",
+    "bob": "SCRAM-SHA-256$4096:Z+ofUEhqCTReyRVV+5JYL9+xf9WvduB4AhGJUfYTd08=$/pOBBHg28zjT+o8U94Z4aoaRsTRgXDB3rU9wvuxja6g=:63VeolyZwuBExHQ5eJyWpKQZQtjbNvwBi9P0q1ONgMY=",
+    "carol": "SCRAM-SHA-256$4096:OvDGZru6xHN9pIVDwz63hDrZcta6/rIbhAxhBVwFcQQ=$8jR8Cn+UvVvlp2xBpgubdvgw8+qzTHNL5FrlfuyzII0=:sv6ZAkDo33ExizkOOxWBJWwRKdBKgAn+3ibkqXrZAjM=",
+    "dave": "SCRAM-SHA-256$4096:tkbxsKeuIpInQ1miwyPrKsNGSnqftN9Mp1B8wVFlbdo=$1uelmnhYbS/L1FO3xpkRjjkfIeb7Du4TZODXntCV9Cc=:i+LSXSxykLmc4hO4rlrdoPWhryU6kd8Bnw9TfP9af6A=",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = Field("127.0.0.1", description="Address the PostgreSQL gateway binds to.")
+    port: int = Field(5433, ge=0, le=65535, description="PostgreSQL gateway port (0: any free port).")
+
+
+class WarehouseConfig(_Strict):
+    path: str = Field("warehouse.duckdb", description="DuckDB file; relative paths are under home.")
+    demo: bool = Field(True, description="Generate the demo dataset into `path` if it is missing.")
+    demo_companies: int = Field(100_000, ge=10, description="Companies in the generated demo dataset.")
+    demo_seed: int = Field(42, description="Seed of the demo generator (same seed, same data).")
+    threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: all cores).")
+    memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '2GB'.")
+    preserve_insertion_order: bool = Field(
+        True, description="Keep view order in unordered results (false: less memory, any order)."
+    )
+    batch_rows: int = Field(65_536, ge=1024, description="Rows per Arrow batch streamed from DuckDB.")
+
+
+class ExportConfig(_Strict):
+    directory: str = Field("exports", description="Export area; one folder per user under it.")
+
+
+class RoleConfig(_Strict):
+    views: list[str] | None = Field(None, description="Views the role may read (default: all).")
+    deny: dict[str, list[str]] = Field(default_factory=dict, description="view -> hidden columns.")
+    mask: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="view -> column -> mask (" + ", ".join(MASK_KINDS) + ")."
+    )
+    max_rows: int | None = Field(None, ge=1, description="Most rows one query may return (54000 past it).")
+
+    @field_validator("mask")
+    @classmethod
+    def _known_masks(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for view, cols in value.items():
+            for col, kind in cols.items():
+                if kind not in MASK_KINDS:
+                    raise ValueError(
+                        f"unknown mask {kind!r} for {view}.{col}; use one of {', '.join(MASK_KINDS)}"
+                    )
+        return value
+
+
+class UserConfig(_Strict):
+    tenant: str = Field(description="Tenant whose rows the user sees.")
+    role: str = Field(description="Role that decides the user's columns.")
+    password: str = Field(description="SCRAM-SHA-256 verifier (never a plain password).")
+
+    @field_validator("password")
+    @classmethod
+    def _verifier(cls, value: str) -> str:
+        if not value.startswith("SCRAM-SHA-256$"):
+            raise ValueError("must be a SCRAM-SHA-256 verifier; create users with `egress users add`")
+        return value
+
+
+class Config(_Strict):
+    home: str | None = Field(None, description="State directory (default: $EGRESS_HOME or ./.egress).")
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    exports: ExportConfig = Field(default_factory=ExportConfig)
+    tenants: list[str] = Field(default_factory=lambda: ["acme", "globex", "initech"],
+                               description="Tenants that exist.")
+    roles: dict[str, RoleConfig] = Field(default_factory=dict, description="Roles by name.")
+    users: dict[str, UserConfig] = Field(default_factory=dict, description="Users by name.")
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        for name, user in self.users.items():
+            if user.role not in self.roles:
+                raise ValueError(f"users.{name}.role: unknown role {user.role!r}; define [roles.{user.role}]")
+            if user.tenant not in self.tenants:
+                raise ValueError(f"users.{name}.tenant: unknown tenant {user.tenant!r}; add it to tenants")
+        return self
+
+
+def demo_config() -> Config:
+    """The embedded default: the demo warehouse, three tenants, four users, loopback only."""
+    return Config(
+        roles={
+            "analyst": RoleConfig(deny={"companies": ["contact_email", "annual_revenue"]}),
+            "manager": RoleConfig(),
+            "support": RoleConfig(
+                deny={"companies": ["annual_revenue"]},
+                mask={"companies": {"contact_email": "email_domain"}},
+            ),
+        },
+        users={
+            "alice": UserConfig(tenant="acme", role="analyst", password=DEMO_VERIFIERS["alice"]),
+            "bob": UserConfig(tenant="globex", role="analyst", password=DEMO_VERIFIERS["bob"]),
+            "carol": UserConfig(tenant="acme", role="manager", password=DEMO_VERIFIERS["carol"]),
+            "dave": UserConfig(tenant="initech", role="support", password=DEMO_VERIFIERS["dave"]),
+        },
+    )
+
+
+def _fix_for(kind: str, loc: str) -> str:
+    if kind == "extra_forbidden":
+        return "remove it, or check its spelling against docs/configuration.md"
+    if kind == "missing":
+        return "add it"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "give a value of the right type"
+    return "see docs/configuration.md"
+
+
+def format_errors(source: str, err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {loc}: {msg} (fix: {_fix_for(e['type'], loc)})")
+    return lines
+
+
+def parse(data: dict[str, Any], source: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigurationError("invalid configuration", detail="\n".join(format_errors(source, err))) from None
+
+
+def find_config(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("EGRESS_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("egress.toml")
+    return local if local.exists() else None
+
+
+def load(explicit: str | None = None) -> tuple[Config, Path | None]:
+    """The config in force and the file it came from (None: the embedded default)."""
+    path = find_config(explicit)
+    if path is None:
+        return demo_config(), None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"config file {path} does not exist",
+                                 hint="pass an existing file with --config or unset EGRESS_CONFIG") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigurationError(f"{path}: not valid TOML: {err}") from None
+    return parse(data, str(path)), path
+
+
+def home_dir(config: Config, config_path: Path | None) -> Path:
+    if config.home:
+        base = config_path.parent if config_path else Path.cwd()
+        return (base / config.home).resolve()
+    return Path(os.environ.get("EGRESS_HOME", ".egress")).resolve()

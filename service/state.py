@@ -1,0 +1,55 @@
+"""The state store: a small SQLite database (WAL) in the home directory.
+
+For now it holds users added with `egress users add` (verifiers only, never passwords); jobs,
+schedules, quotas and audit join it as those features land.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    role TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    name: str
+    tenant: str
+    role: str
+    verifier: str
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA busy_timeout=5000")
+        self._con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def put_user(self, user: StoredUser) -> None:
+        self._con.execute(
+            "INSERT INTO users(name, tenant, role, verifier, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET tenant=excluded.tenant, role=excluded.role, "
+            "verifier=excluded.verifier",
+            (user.name, user.tenant, user.role, user.verifier, time.time()),
+        )
+
+    def users(self) -> list[StoredUser]:
+        rows = self._con.execute("SELECT name, tenant, role, verifier FROM users ORDER BY name").fetchall()
+        return [StoredUser(*row) for row in rows]

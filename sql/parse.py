@@ -1,0 +1,155 @@
+"""Text -> sqlglot trees, with each statement classified before anything else looks at it.
+
+Classification reads the first keyword *token* (never a substring of the text), so statements
+sqlglot cannot model (INSTALL, SUMMARIZE, ATTACH, ...) are still named and refused precisely.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from sql.errors import EgressError, SyntaxError_
+
+DIALECT = "postgres"
+
+
+class Kind(enum.Enum):
+    QUERY = "query"  # SELECT / VALUES / set operations / WITH ... SELECT
+    COPY = "copy"
+    SESSION = "session"  # SET / SHOW / RESET / BEGIN / COMMIT / ... (handled by front doors)
+    WRITE = "write"  # INSERT / UPDATE / DELETE / CREATE / DROP / ALTER / ...
+    ENGINE = "engine"  # ATTACH / INSTALL / LOAD / PRAGMA / EXPORT / ... (never reachable)
+    OTHER = "other"
+
+
+_SESSION_WORDS = {
+    "SET", "SHOW", "RESET", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "DISCARD",
+    "DEALLOCATE", "DECLARE", "FETCH", "MOVE", "CLOSE", "SAVEPOINT", "RELEASE", "PREPARE",
+    "EXECUTE", "LISTEN", "UNLISTEN",
+}
+_WRITE_WORDS = {
+    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE",
+    "GRANT", "REVOKE", "COMMENT", "REINDEX", "CLUSTER", "REFRESH", "LOCK", "REPLACE",
+}
+_ENGINE_WORDS = {
+    "ATTACH", "DETACH", "INSTALL", "LOAD", "PRAGMA", "EXPORT", "IMPORT", "CHECKPOINT", "FORCE",
+    "VACUUM", "CALL", "USE", "SUMMARIZE", "DESCRIBE", "EXPLAIN", "ANALYZE", "DO", "PIVOT",
+    "UNPIVOT", "NOTIFY", "SECURITY", "UPDATE_EXTENSIONS",
+}
+_QUERY_WORDS = {"SELECT", "WITH", "VALUES", "TABLE", "FROM", "("}
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: Kind
+    keyword: str  # the first keyword, upper case ("SELECT", "INSTALL", ...)
+    text: str  # this statement's own text, as given
+    offset: int  # where it starts in the full text (0-based characters)
+
+
+def position_from_parse_error(err: ParseError | TokenError, text: str) -> int | None:
+    """1-based character position of a sqlglot error, as PostgreSQL reports it."""
+    errors = getattr(err, "errors", None) or []
+    if not errors:
+        return None
+    line, col = errors[0].get("line"), errors[0].get("col")
+    if not isinstance(line, int) or not isinstance(col, int):
+        return None
+    lines = text.split("\n")
+    offset = sum(len(lines[i]) + 1 for i in range(min(line - 1, len(lines))))
+    # sqlglot's col is the 1-based column of the *end* of the offending token
+    highlight = errors[0].get("highlight") or ""
+    return max(1, offset + col - max(len(highlight), 1) + 1)
+
+
+def syntax_error(err: ParseError | TokenError, text: str, base: int = 0) -> SyntaxError_:
+    errors = getattr(err, "errors", None) or []
+    highlight = (errors[0].get("highlight") if errors else None) or ""
+    position = position_from_parse_error(err, text)
+    if highlight.strip():
+        message = f'syntax error at or near "{highlight.strip()}"'
+    else:
+        message = "syntax error at end of input"
+    return SyntaxError_(message, position=None if position is None else position + base)
+
+
+def tokenize(text: str) -> list[Token]:
+    try:
+        return sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)
+    except TokenError as err:
+        raise syntax_error(err, text) from None
+
+
+def _classify(first: Token, second: Token | None) -> Kind:
+    word = first.text.upper()
+    if first.token_type == TokenType.L_PAREN or word in _QUERY_WORDS:
+        return Kind.QUERY
+    if word == "COPY":
+        return Kind.COPY
+    if word in _SESSION_WORDS:
+        return Kind.SESSION
+    if word in _WRITE_WORDS:
+        return Kind.WRITE
+    if word in _ENGINE_WORDS:
+        return Kind.ENGINE
+    return Kind.OTHER
+
+
+def split(text: str) -> list[Statement]:
+    """Split on top-level semicolons using the tokenizer, so quoted ';' never splits."""
+    tokens = tokenize(text)
+    statements: list[Statement] = []
+    current: list[Token] = []
+
+    def flush() -> None:
+        if not current:
+            return
+        start, end = current[0].start, current[-1].end + 1
+        kind = _classify(current[0], current[1] if len(current) > 1 else None)
+        statements.append(Statement(kind, current[0].text.upper(), text[start:end], start))
+        current.clear()
+
+    for tok in tokens:
+        if tok.token_type == TokenType.SEMICOLON:
+            flush()
+        else:
+            current.append(tok)
+    flush()
+    return statements
+
+
+def parse_one(text: str, *, base: int = 0) -> exp.Expression:
+    """Parse exactly one statement; positions in errors are offset by ``base``."""
+    try:
+        trees = [t for t in sqlglot.parse(text, read=DIALECT) if t is not None]
+    except (ParseError, TokenError) as err:
+        raise syntax_error(err, text, base) from None
+    if not trees:
+        raise SyntaxError_("syntax error at end of input", position=base + len(text) or None)
+    if len(trees) > 1:
+        raise SyntaxError_("cannot run several statements in one query; send them one at a time")
+    return trees[0]
+
+
+def parse_condition(text: str) -> exp.Expression:
+    """A filter expression (`industry = 'SaaS' AND employee_count > 100`) as a condition tree."""
+    try:
+        cond = sqlglot.condition(text, dialect=DIALECT)
+    except (ParseError, TokenError) as err:
+        raise syntax_error(err, text) from None
+    except Exception as err:  # sqlglot raises plain errors for some malformed inputs
+        raise SyntaxError_(f"invalid filter expression: {err.__class__.__name__}") from None
+    if isinstance(cond, (exp.Query, exp.Command)):
+        raise SyntaxError_("a filter is a condition, not a statement")
+    return cond
+
+
+__all__ = [
+    "Kind", "Statement", "split", "parse_one", "parse_condition", "tokenize", "EgressError",
+]

@@ -1,0 +1,99 @@
+"""The one door every query passes: principal + SQL text -> DuckDB SQL that is safe to run.
+
+parse (sqlglot, Postgres dialect) -> the rules in sql.rules.RULES, in order -> DuckDB SQL.
+Fail closed: anything that does not parse, classify or analyse cleanly is refused with a
+SQLSTATE; the original text is never run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from sql.errors import (
+    EgressError,
+    FeatureNotSupported,
+    InsufficientPrivilege,
+    InternalError,
+    ReadOnly,
+    SyntaxError_,
+)
+from sql.model import Catalog, Principal
+from sql.parse import Kind, Statement, parse_one, split
+from sql.rules import RULES, Context
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str  # DuckDB SQL to run
+    given: str  # the statement as the client sent it
+    views: tuple[str, ...]  # curated views it reads
+    row_cap: int | None  # executor raises 54000 past this many rows
+
+
+def refuse_kind(statement: Statement) -> EgressError:
+    """The error for a statement that is not a query, by what it is."""
+    position = statement.offset + 1
+    word = statement.keyword
+    if statement.kind is Kind.WRITE:
+        return ReadOnly(f"cannot execute {word} in a read-only transaction", position=position,
+                        hint="egress exposes read-only views")
+    if statement.kind is Kind.ENGINE:
+        return InsufficientPrivilege(f"permission denied: {word} is not available", position=position)
+    if statement.kind is Kind.COPY:
+        return FeatureNotSupported("COPY is not supported here", position=position,
+                                   hint="use COPY (query) TO STDOUT over the PostgreSQL gateway")
+    if statement.kind is Kind.SESSION:
+        return FeatureNotSupported(f"{word} is not supported here", position=position)
+    return SyntaxError_(f'syntax error at or near "{word}"', position=position)
+
+
+def compile_query(
+    principal: Principal,
+    catalog: Catalog,
+    query: str | exp.Expression,
+    *,
+    row_cap: int | None = None,
+) -> Compiled:
+    """Validate and rewrite one query for ``principal``; raise an EgressError to refuse."""
+    if isinstance(query, str):
+        statements = split(query)
+        if not statements:
+            raise SyntaxError_("empty query")
+        if len(statements) > 1:
+            raise SyntaxError_(
+                "cannot run several statements in one query; send them one at a time",
+                position=statements[1].offset + 1,
+            )
+        statement = statements[0]
+        if statement.kind is not Kind.QUERY:
+            raise refuse_kind(statement)
+        tree = parse_one(statement.text, base=statement.offset)
+        given, base = query, statement.offset
+    else:
+        tree, given, base = query.copy(), query.sql(dialect="postgres"), 0
+    return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap)
+
+
+def compile_tree(
+    principal: Principal,
+    catalog: Catalog,
+    tree: exp.Expression,
+    *,
+    given: str,
+    base: int = 0,
+    row_cap: int | None = None,
+) -> Compiled:
+    ctx = Context(principal=principal, catalog=catalog, text=given, tree=tree, base=base,
+                  row_cap=row_cap)
+    for rule in RULES:
+        rule(ctx)
+    try:
+        sql = ctx.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except SqlglotError as err:
+        raise FeatureNotSupported(f"cannot translate this query: {err.__class__.__name__}") from None
+    except Exception as err:  # a generator bug must refuse, never run something else
+        raise InternalError("could not generate the query") from err
+    return Compiled(sql=sql, given=given, views=tuple(sorted(ctx.views_used)), row_cap=ctx.row_cap)

@@ -1,0 +1,13 @@
+"""The policy rules, run in this order by sql.policy. Each is a verb over a Context."""
+
+from sql.rules.cap_rows import cap_rows
+from sql.rules.check_columns import check_columns
+from sql.rules.check_functions import check_functions
+from sql.rules.context import Context
+from sql.rules.refuse_statements import refuse_statements
+from sql.rules.resolve_views import resolve_views
+from sql.rules.scope_tenant import scope_tenant
+
+RULES = (refuse_statements, check_functions, resolve_views, check_columns, scope_tenant, cap_rows)
+
+__all__ = ["RULES", "Context"]

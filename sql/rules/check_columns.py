@@ -1,0 +1,104 @@
+"""A column the role may not see is refused wherever it is named (42501).
+
+Refusing, rather than leaving DuckDB to fail, matters in WHERE / ORDER BY / GROUP BY / JOIN:
+a hidden column used there would leak by inference. Analysis runs on a qualified *copy*; the
+query that runs is the user's own tree with only its view references replaced (scope_tenant).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+
+from sql.errors import FeatureNotSupported, InsufficientPrivilege, UndefinedColumn
+from sql.parse import DIALECT
+from sql.rules.context import Context
+from sql.rules.names import fold
+
+
+def _hidden(ctx: Context) -> dict[str, str]:
+    """Column name -> a view that hides it, over the views this query uses."""
+    hidden: dict[str, str] = {}
+    for name in sorted(ctx.views_used):
+        view = ctx.catalog.view(name)
+        assert view is not None
+        visible = {c.name for c in ctx.principal.visible_columns(view)}
+        for col in view.columns:
+            if col.name not in visible:
+                hidden.setdefault(col.name, view.name)
+    return hidden
+
+
+def check_columns(ctx: Context) -> None:
+    hidden = _hidden(ctx)
+    # Cheap, certain refusals first: a hidden name that no visible source could supply.
+    visible_anywhere: set[str] = set()
+    for name in ctx.views_used:
+        view = ctx.catalog.view(name)
+        assert view is not None
+        visible_anywhere.update(c.name for c in ctx.principal.visible_columns(view))
+    produced = {fold(a.args["alias"]) for a in ctx.tree.find_all(exp.Alias) if a.args.get("alias")}
+    for table_alias in ctx.tree.find_all(exp.TableAlias):
+        produced.update(fold(c) for c in table_alias.columns)
+    for column in ctx.tree.find_all(exp.Column):
+        name = fold(column.this)
+        if name in hidden and name not in visible_anywhere and name not in produced:
+            raise _denied(ctx, column, name, hidden[name])
+    schema = {}
+    for name in ctx.views_used:
+        view = ctx.catalog.view(name)
+        assert view is not None
+        schema[view.name] = {c.name: "unknown" for c in ctx.principal.visible_columns(view)}
+    try:
+        analysed = qualify(
+            ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
+            expand_stars=False, quote_identifiers=False,
+        )
+        scopes = traverse_scope(analysed)
+    except OptimizeError as err:
+        name = str(err).removeprefix("Unknown column: ").strip()
+        if str(err).startswith("Unknown column: "):
+            node = next((c for c in ctx.tree.find_all(exp.Column) if fold(c.this) == fold(name)), None)
+            if fold(name) in hidden:
+                raise _denied(ctx, node, fold(name), hidden[fold(name)]) from None
+            raise UndefinedColumn(f"column {name} does not exist", position=ctx.position(node)) from None
+        raise FeatureNotSupported("query shape not supported", position=ctx.position(ctx.tree),
+                                  detail=str(err)[:200]) from None
+    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError) as err:
+        raise FeatureNotSupported(
+            "query shape not supported", position=ctx.position(ctx.tree),
+            detail=err.__class__.__name__,
+        ) from None
+
+    for scope in scopes:
+        for column in scope.columns:
+            name = fold(column.this)
+            table = column.table
+            if not table:
+                if name in hidden and name not in visible_anywhere and name not in scope.sources:
+                    raise _denied(ctx, column, name, hidden[name])
+                continue
+            owner = scope
+            while owner is not None and table not in owner.sources:
+                owner = owner.parent  # correlated and lateral references reach outer scopes
+            source = owner.sources.get(table) if owner is not None else None
+            if not isinstance(source, exp.Table):
+                continue  # a derived table or CTE: it can only carry what its own scope allowed
+            view = ctx.catalog.view(fold(source.this))
+            if view is None or view.name not in ctx.views_used:
+                continue
+            if name in {c.name for c in ctx.principal.visible_columns(view)}:
+                continue
+            if view.column(name) is not None:
+                raise _denied(ctx, column, name, view.name)
+            raise UndefinedColumn(f"column {table}.{name} does not exist", position=ctx.position(column))
+
+
+def _denied(ctx: Context, column: exp.Column | None, name: str, view: str) -> InsufficientPrivilege:
+    return InsufficientPrivilege(
+        f'permission denied for column "{name}" of relation "{view}"',
+        position=ctx.position(column),
+        hint=f"role {ctx.principal.role.name} does not include this column",
+    )

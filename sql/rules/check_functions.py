@@ -1,0 +1,21 @@
+"""Every function call must be on the allowlist (sql/functions.py); table functions included."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from sql import functions
+from sql.errors import UndefinedFunction
+from sql.rules.context import Context
+
+
+def check_functions(ctx: Context) -> None:
+    for node in ctx.tree.walk():
+        if isinstance(node, exp.Func) and not functions.is_allowed(node):
+            name = functions.display_name(node)
+            raise UndefinedFunction(
+                f"function {name} does not exist",
+                position=ctx.position(node),
+                hint="egress allows a fixed set of functions; files, settings and the engine's "
+                "own catalog are not reachable from SQL",
+            )

@@ -1,0 +1,270 @@
+"""The warehouse: a DuckDB database, its curated views, their catalog, and a locked-down executor.
+
+Opening a warehouse (re)creates the curated views from views/*.sql in a short read-write
+session, then reopens the file read-only with external access, extension loading and
+configuration changes disabled: defence in depth behind the policy engine, so even SQL that
+slipped past it could not read a file, load an extension or change a setting.
+
+Results stream through DuckDB's relation API (``con.sql(q).to_arrow_reader(n)``): in DuckDB 2.0
+``execute().to_arrow_reader()`` materialises the whole result first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pyarrow as pa
+
+from sql.errors import (
+    DataException,
+    EgressError,
+    FeatureNotSupported,
+    InsufficientPrivilege,
+    InternalError,
+    ProgramLimitExceeded,
+    QueryCanceled,
+    SyntaxError_,
+    UndefinedColumn,
+    UndefinedFunction,
+    UndefinedTable,
+)
+from sql.model import Catalog, Column, View
+
+CURATED_SCHEMA = "curated"
+VIEW_NAMES = ("companies", "company_similarities", "company_metrics")
+
+
+def view_sql(name: str) -> str:
+    return resources.files("views").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def catalog_spec() -> dict:
+    return tomllib.loads(resources.files("views").joinpath("catalog.toml").read_text(encoding="utf-8"))
+
+
+def _fingerprint(name: str) -> str:
+    return "egress:" + hashlib.sha256(view_sql(name).encode()).hexdigest()[:16]
+
+
+def views_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when every curated view exists and was made from the view file we ship now."""
+    rows = dict(con.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE schema_name = ?", [CURATED_SCHEMA]
+    ).fetchall())
+    return all(rows.get(name) == _fingerprint(name) for name in VIEW_NAMES)
+
+
+def apply_views(path: Path) -> None:
+    """Create or replace the curated views (a short read-write session).
+
+    Only called when the views are missing or stale, so several processes (a running gateway
+    and a CLI export) can share the file, each opened read-only.
+    """
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {CURATED_SCHEMA}")
+        for name in VIEW_NAMES:
+            body = view_sql(name)
+            con.execute(f"CREATE OR REPLACE VIEW {CURATED_SCHEMA}.{name} AS {body}")
+            con.execute(f"COMMENT ON VIEW {CURATED_SCHEMA}.{name} IS '{_fingerprint(name)}'")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
+    """Join catalog.toml (meaning) with the views' own column types (truth)."""
+    spec = catalog_spec()["views"]
+    views = []
+    for name in VIEW_NAMES:
+        entry = spec[name]
+        described = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [CURATED_SCHEMA, name],
+        ).fetchall()
+        docs = entry["columns"]
+        columns = []
+        for col_name, col_type in described:
+            doc = docs.get(col_name)
+            if doc is None:
+                raise InternalError(f"views/catalog.toml: views.{name}.columns has no entry for {col_name}")
+            if isinstance(doc, str):
+                doc = {"description": doc}
+            columns.append(Column(col_name, str(col_type), doc.get("description", ""),
+                                  bool(doc.get("sensitive", False))))
+        missing = set(docs) - {c.name for c in columns}
+        if missing:
+            raise InternalError(f"views/catalog.toml: views.{name} documents missing columns {sorted(missing)}")
+        views.append(View(name=name, relation=f"{CURATED_SCHEMA}.{name}", columns=tuple(columns),
+                          tenant_column=entry["tenant_column"], description=entry.get("description", ""),
+                          date_column=entry.get("date_column")))
+    return Catalog(tuple(views))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    threads: int | None = None
+    memory_limit: str | None = None
+    preserve_insertion_order: bool = True
+    temp_directory: str | None = None
+
+
+class Warehouse:
+    """One read-only, locked-down DuckDB database shared by every front door (cursor per query)."""
+
+    def __init__(self, path: Path, settings: EngineSettings = EngineSettings()) -> None:
+        self.path = path
+        config: dict[str, str | bool | int] = {
+            "access_mode": "READ_ONLY",
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "preserve_insertion_order": settings.preserve_insertion_order,
+        }
+        if settings.threads:
+            config["threads"] = settings.threads
+        if settings.memory_limit:
+            config["memory_limit"] = settings.memory_limit
+        if settings.temp_directory:
+            config["temp_directory"] = settings.temp_directory
+        if not path.exists():
+            raise InternalError(f"warehouse {path} does not exist")
+        self._db = duckdb.connect(str(path), read_only=True, config=config)
+        if not views_current(self._db):
+            self._db.close()
+            apply_views(path)
+            self._db = duckdb.connect(str(path), read_only=True, config=config)
+        if not self._db.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+            self._db.execute("SET enable_progress_bar = false")  # cursors inherit it
+            self._db.execute("SET lock_configuration = true")
+        self.catalog = load_catalog(self._db)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self._db.cursor()
+
+    def stream(self, sql: str, *, batch_rows: int = 65_536) -> "Stream":
+        """Start ``sql`` (already policy-checked) and return a stream of Arrow batches."""
+        cursor = self.cursor()
+        try:
+            reader = cursor.sql(sql).to_arrow_reader(batch_rows)
+        except duckdb.Error as err:
+            cursor.close()
+            raise translate(err) from None
+        return Stream(cursor, reader)
+
+    def schema_of(self, sql: str) -> pa.Schema:
+        """The result schema without running the query (DuckDB binds, LIMIT 0 plans nothing)."""
+        cursor = self.cursor()
+        try:
+            return cursor.sql(sql).limit(0).to_arrow_table().schema
+        except duckdb.Error as err:
+            raise translate(err) from None
+        finally:
+            cursor.close()
+
+    def estimate_rows(self, sql: str) -> int | None:
+        """Rows the query will return, counted by DuckDB (cheap next to the export itself)."""
+        cursor = self.cursor()
+        try:
+            row = cursor.sql(f"SELECT count(*) FROM ({sql}) AS egress_count").fetchone()
+            return int(row[0]) if row else None
+        except duckdb.Error:
+            return None
+        finally:
+            cursor.close()
+
+
+class Stream:
+    """A running query: iterate its batches; cancel() interrupts DuckDB from any thread."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader,
+                 row_cap: int | None = None) -> None:
+        self._cursor = cursor
+        self.reader = reader
+        self.schema: pa.Schema = reader.schema
+        self.row_cap = row_cap
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.reader:
+                self.rows += batch.num_rows
+                if self.row_cap is not None and self.rows > self.row_cap:
+                    raise ProgramLimitExceeded(
+                        f"query returns more than {self.row_cap} rows",
+                        hint="add a LIMIT or a filter; the row cap is set per role",
+                    )
+                if batch.num_rows:
+                    yield batch
+        except duckdb.Error as err:
+            raise translate(err) from None
+        except pa.ArrowException as err:
+            raise translate_arrow(err) from None
+        finally:
+            self.close()
+
+    def cancel(self) -> None:
+        try:
+            self._cursor.interrupt()
+        except duckdb.Error:
+            pass
+
+    def close(self) -> None:
+        try:
+            self._cursor.close()
+        except duckdb.Error:
+            pass
+
+
+def _first_line(err: Exception) -> str:
+    """DuckDB's message without its type prefix or the 'LINE 1: <rewritten SQL>' excerpt."""
+    text = str(err).split("\n", 1)[0].strip()
+    _, sep, rest = text.partition(": ")
+    if sep and " Error" in _:
+        text = rest
+    return text[:1] + text[1:] if text else "query failed"
+
+
+def translate(err: duckdb.Error) -> EgressError:
+    """Map a DuckDB error to egress's hierarchy at this one boundary; internals stay out."""
+    message = _first_line(err)
+    lowered = message[:1].lower() + message[1:]
+    if isinstance(err, duckdb.InterruptException):
+        return QueryCanceled("canceling statement due to user request")
+    if isinstance(err, duckdb.ParserException):
+        return SyntaxError_(lowered)
+    if isinstance(err, duckdb.BinderException):
+        if "function" in lowered.lower():
+            return UndefinedFunction(lowered)
+        return UndefinedColumn(lowered)
+    if isinstance(err, duckdb.CatalogException):
+        if "function" in lowered.lower():
+            return UndefinedFunction(lowered)
+        return UndefinedTable(lowered)
+    if isinstance(err, duckdb.PermissionException):
+        return InsufficientPrivilege("permission denied")
+    if isinstance(err, (duckdb.ConversionException, duckdb.InvalidInputException,
+                        duckdb.OutOfRangeException)):
+        return DataException(lowered)
+    if isinstance(err, duckdb.NotImplementedException):
+        return FeatureNotSupported(lowered)
+    if isinstance(err, duckdb.OutOfMemoryException):
+        return ProgramLimitExceeded("out of memory", hint="narrow the query or raise warehouse.memory_limit")
+    return InternalError("query failed inside the warehouse")
+
+
+def translate_arrow(err: pa.ArrowException) -> EgressError:
+    return DataException(f"could not convert a value: {str(err).splitlines()[0][:200]}")
