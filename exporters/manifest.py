@@ -21,9 +21,9 @@ from exporters.sink import sha256_file
 MANIFEST_VERSION = 1
 
 
-def manifest_path(first_file: Path) -> Path:
-    stem = first_file.name.split(".", 1)[0]
-    return first_file.with_name(f"{stem}.manifest.json")
+def manifest_path(output: Path) -> Path:
+    """companies.csv.gz -> companies.csv.gz.manifest.json (chunks share their output's name)."""
+    return output.with_name(f"{output.name}.manifest.json")
 
 
 def schema_json(schema: pa.Schema | None) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlglot import exp
 
 from exporters.manifest import manifest_path, write_manifest
-from exporters.pipeline import ExportResult, run_export
+from exporters.pipeline import ExportResult, final_name, run_export
 from service.app import App, __version__
 from sql.errors import InvalidParameterValue, UndefinedTable
 from sql.model import Principal
@@ -188,9 +188,13 @@ def export(
     finally:
         stream.close()
     finished = _dt.datetime.now(_dt.timezone.utc)
-    # next to the first file (or the partitioned directory): companies.manifest.json
-    first = Path(result.files[0].name).parts[0] if result.files else output.name
-    mpath = manifest_path(output.parent / first)
+    # next to the output: companies.csv.gz.manifest.json (for chunks and partitioned
+    # directories too, so one export has one manifest whatever it wrote)
+    if result.files and len(result.files) == 1 and "/" not in result.files[0].name:
+        named = output.parent / result.files[0].name
+    else:
+        named = final_name(output, fmt, compression) if not output.suffix == "" else output
+    mpath = manifest_path(named)
     doc = write_manifest(mpath, result, {
         "egress_version": __version__,
         "principal": {"user": principal.user, "tenant": principal.tenant, "role": principal.role.name},

@@ -235,13 +235,13 @@ def _first_line(err: Exception) -> str:
     _, sep, rest = text.partition(": ")
     if sep and " Error" in _:
         text = rest
-    return text[:1] + text[1:] if text else "query failed"
+    return text or "query failed"
 
 
 def translate(err: duckdb.Error) -> EgressError:
     """Map a DuckDB error to egress's hierarchy at this one boundary; internals stay out."""
     message = _first_line(err)
-    lowered = message[:1].lower() + message[1:]
+    lowered = message[:1].lower() + message[1:] if message[1:2].islower() else message
     if isinstance(err, duckdb.InterruptException):
         return QueryCanceled("canceling statement due to user request")
     if isinstance(err, duckdb.ParserException):

@@ -1,0 +1,419 @@
+"""The `egress` command line: the first front door.
+
+Exit codes: 0 success; 1 refused or failed (the message carries the SQLSTATE); 2 usage error.
+Local CLI use is trusted like a local psql with peer authentication: --user picks the
+principal whose rules apply, it does not ask for a password.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import click
+import pyarrow as pa
+
+from exporters import base as formats
+from exporters.options import CsvOptions, JsonOptions, ParquetOptions, PdfOptions, XlsxOptions
+from sql.errors import ConfigurationError, EgressError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(err: EgressError) -> NoReturn:
+    click.echo(f"egress: error: {err.message} (SQLSTATE {err.sqlstate})", err=True)
+    if err.position is not None:
+        click.echo(f"  at position {err.position}", err=True)
+    if err.detail:
+        click.echo(f"  detail: {err.detail}", err=True)
+    if err.hint:
+        click.echo(f"  hint: {err.hint}", err=True)
+    sys.exit(EXIT_FAILED)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Every command: EgressError -> message with SQLSTATE and exit 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EgressError as err:
+            _fail(err)
+
+    return wrapper
+
+
+def _app(ctx: click.Context) -> Any:
+    from service.app import open_app
+
+    app = ctx.obj.get("app")
+    if app is None:
+        app = open_app(ctx.obj.get("config"))
+        ctx.obj["app"] = app
+        ctx.call_on_close(app.close)
+    return app
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="egress.toml to use (default: $EGRESS_CONFIG, ./egress.toml, else the embedded demo).")
+@click.version_option(package_name="egress")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """egress: curated company data out through files, PostgreSQL wire and Arrow Flight."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config_file
+
+
+# -- data ----------------------------------------------------------------------------------------
+@main.command("demo-data")
+@click.option("--companies", default=100_000, show_default=True, type=click.IntRange(min=10))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--similarities", "per_company", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Similarity edges per company.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="DuckDB file to write (default: the configured warehouse).")
+@click.pass_context
+@_guard
+def demo_data(ctx: click.Context, companies: int, seed: int, per_company: int, out: str | None) -> None:
+    """Generate the deterministic demo warehouse (inside DuckDB, no Python row loops)."""
+    from service import config as cfg
+    from views import demo
+
+    if out is None:
+        config, path = cfg.load(ctx.obj.get("config"))
+        target = Path(config.warehouse.path)
+        if not target.is_absolute():
+            target = cfg.home_dir(config, path) / target
+    else:
+        target = Path(out)
+    click.echo(f"egress: generating {companies:,} companies (seed {seed}) into {target}", err=True)
+    stats = demo.build(target, companies=companies, seed=seed, similarities_per_company=per_company)
+    click.echo(f"{target}: {stats.companies:,} companies, {stats.similarities:,} similarity edges, "
+               f"{stats.metrics:,} metric rows in {stats.seconds:.1f}s")
+
+
+@main.command()
+@click.option("--user", "-U", required=True, help="Whose rules apply.")
+@click.pass_context
+@_guard
+def views(ctx: click.Context, user: str) -> None:
+    """The views and columns USER may see, with descriptions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    app = _app(ctx)
+    principal = app.principal(user)
+    console = Console()
+    for view in principal.visible_views(app.catalog):
+        table = Table(title=f"public.{view.name} — {view.description}", title_justify="left")
+        table.add_column("column")
+        table.add_column("type")
+        table.add_column("description")
+        for col in principal.visible_columns(view):
+            mask = principal.role.mask_for(view.name, col.name)
+            desc = col.description + (f" (masked: {mask})" if mask else "")
+            table.add_row(col.name, col.type, desc)
+        console.print(table)
+
+
+@main.command()
+@click.option("--user", "-U", required=True, help="Whose rules apply.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--max-rows", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Rows printed in table format.")
+@click.argument("sql")
+@click.pass_context
+@_guard
+def query(ctx: click.Context, user: str, fmt: str, max_rows: int, sql: str) -> None:
+    """Run SQL as USER and print the result."""
+    app = _app(ctx)
+    principal = app.principal(user)
+    _, stream = app.stream(principal, sql)
+    out = click.get_binary_stream("stdout")
+    if fmt == "csv":
+        from exporters.formats.csv import CsvWriter
+
+        writer = CsvWriter(out, stream.schema, CsvOptions())
+        for batch in stream:
+            writer.write(batch)
+        out.flush()
+        return
+    if fmt == "json":
+        from exporters.formats.json import NdjsonWriter
+
+        writer_j = NdjsonWriter(out, stream.schema, JsonOptions())
+        for batch in stream:
+            writer_j.write(batch)
+        out.flush()
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from exporters.encode import to_text
+
+    table = Table(show_lines=False)
+    for name in stream.schema.names:
+        table.add_column(name)
+    shown = total = 0
+    for batch in stream:
+        total += batch.num_rows
+        if shown >= max_rows:
+            continue
+        part = batch.slice(0, max_rows - shown)
+        cols = [to_text(c, timestamp_pattern="%Y-%m-%d %H:%M:%S+00").to_pylist() for c in part.columns]
+        for row in zip(*cols):
+            table.add_row(*["NULL" if v is None else v for v in row])
+        shown += part.num_rows
+    console = Console()
+    console.print(table)
+    more = f" (showing {shown})" if total > shown else ""
+    console.print(f"({total} row{'s' if total != 1 else ''}){more}")
+
+
+# -- export --------------------------------------------------------------------------------------
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _format_options(fmt: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the options the chosen format's model knows; reject ones it doesn't, by name."""
+    spec = formats.get(fmt)
+    known = set(spec.options.model_fields)
+    given = {k: v for k, v in raw.items() if v is not None}
+    stray = sorted(k for k in given if k not in known)
+    if stray:
+        raise click.UsageError(f"option(s) {', '.join('--' + s.replace('_', '-') for s in stray)} "
+                               f"do not apply to {spec.name}")
+    return given
+
+
+@main.command()
+@click.option("--user", "-U", required=True, help="Whose rules apply.")
+@click.option("--view", help="Curated view to export.")
+@click.option("--query", "query_text", help="SQL query to export (instead of --view).")
+@click.option("--filter", "filter_text", help="Condition, e.g. \"industry = 'SaaS' AND employee_count > 100\".")
+@click.option("--industry")
+@click.option("--business-model")
+@click.option("--company-size")
+@click.option("--growth-stage")
+@click.option("--location", help="Country or city (case-insensitive).")
+@click.option("--date-range", help="FROM:TO on the view's date column (YYYY-MM-DD; either side may be empty).")
+@click.option("--fields", help="Columns to export, comma-separated.")
+@click.option("--exclude-fields", help="Columns to leave out, comma-separated.")
+@click.option("--rename", help="old=new,... renames in the output.")
+@click.option("--sort", help="Columns to sort by; '-' for descending: -annual_revenue,name.")
+@click.option("--limit", type=click.IntRange(min=0))
+@click.option("--offset", type=click.IntRange(min=0))
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["csv", "ndjson", "json", "parquet", "xlsx", "pdf"], case_sensitive=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="File to write.")
+@click.option("--compress", type=click.Choice(["gzip", "zstd"]), help="Compress text formats.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), help="Split into files of N rows.")
+@click.option("--chunk-bytes", type=click.IntRange(min=1), help="Split into files of about N bytes.")
+# format options (each applies to the formats whose model names it)
+@click.option("--delimiter", help="csv: , ; tab |")
+@click.option("--quoting", type=click.Choice(["minimal", "all", "none"]), help="csv quoting.")
+@click.option("--header/--no-header", default=None, help="csv: header row.")
+@click.option("--bom", is_flag=True, default=None, help="csv: UTF-8 byte order mark.")
+@click.option("--line-terminator", type=click.Choice(["lf", "crlf"]), help="csv line ending.")
+@click.option("--null", "null_text", help="csv: text for NULL.")
+@click.option("--date-format", help="csv: iso, us, eu, full or a strftime pattern.")
+@click.option("--decimals", type=click.IntRange(0, 18), help="csv/json: round floats and decimals.")
+@click.option("--pretty", is_flag=True, default=None, help="json: indent.")
+@click.option("--dates", type=click.Choice(["iso", "epoch"]), help="json: date encoding.")
+@click.option("--codec", type=click.Choice(["zstd", "snappy", "gzip", "none", "lz4", "brotli"]), help="parquet codec.")
+@click.option("--row-group-size", type=click.IntRange(min=1024), help="parquet rows per row group.")
+@click.option("--partition-by", help="parquet: hive partition columns, comma-separated.")
+@click.option("--sheet-name", help="xlsx: data sheet name.")
+@click.option("--summary/--no-summary", default=None, help="xlsx/pdf: summary sheet or block.")
+@click.option("--chart-by", help="xlsx/pdf: chart row counts grouped by this column.")
+@click.option("--chart-value", help="pdf: sum this column per chart group.")
+@click.option("--title", help="pdf title.")
+@click.option("--orientation", type=click.Choice(["auto", "portrait", "landscape"]), help="pdf orientation.")
+@click.option("--max-cell-chars", type=click.IntRange(4, 200), help="pdf: cut longer cells with an ellipsis.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_context
+@_guard
+def export(ctx: click.Context, user: str, view: str | None, query_text: str | None,
+           filter_text: str | None, industry: str | None, business_model: str | None,
+           company_size: str | None, growth_stage: str | None, location: str | None,
+           date_range: str | None, fields: str | None, exclude_fields: str | None,
+           rename: str | None, sort: str | None, limit: int | None, offset: int | None,
+           fmt: str, output: str, compress: str | None, chunk_rows: int | None,
+           chunk_bytes: int | None, progress: bool | None, **format_opts: Any) -> None:
+    """Export a view or query as USER to a file (csv, ndjson, json, parquet, xlsx, pdf)."""
+    from service.exports import ExportRequest, export as run, parse_date_range
+
+    fmt = fmt.lower()
+    raw = {
+        "delimiter": format_opts["delimiter"], "quoting": format_opts["quoting"],
+        "header": format_opts["header"], "bom": format_opts["bom"],
+        "line_terminator": format_opts["line_terminator"], "null": format_opts["null_text"],
+        "date_format": format_opts["date_format"], "decimals": format_opts["decimals"],
+        "pretty": format_opts["pretty"], "dates": format_opts["dates"], "codec": format_opts["codec"],
+        "row_group_size": format_opts["row_group_size"],
+        "partition_by": _split(format_opts["partition_by"]) or None,
+        "sheet_name": format_opts["sheet_name"], "summary": format_opts["summary"],
+        "chart_by": format_opts["chart_by"], "chart_value": format_opts["chart_value"],
+        "title": format_opts["title"], "orientation": format_opts["orientation"],
+        "max_cell_chars": format_opts["max_cell_chars"],
+    }
+    options = _format_options(fmt, raw)
+    renames = {}
+    for pair in _split(rename):
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            raise click.UsageError(f"--rename takes old=new pairs, got {pair!r}")
+        renames[old.strip()] = new.strip()
+    equals = {k: v for k, v in (("industry", industry), ("business_model", business_model),
+                                ("company_size", company_size), ("growth_stage", growth_stage)) if v}
+    req = ExportRequest(
+        view=view, query=query_text, filter=filter_text, equals=equals, location=location,
+        date_range=parse_date_range(date_range) if date_range else None,
+        fields=_split(fields), exclude_fields=_split(exclude_fields), rename=renames,
+        sort=_split(sort), limit=limit, offset=offset,
+    )
+    if fmt == "pdf" and "subtitle" not in options and req.describe_filters():
+        options["subtitle"] = "filters: " + "; ".join(f"{k} {v}" for k, v in req.describe_filters().items())
+    app = _app(ctx)
+    principal = app.principal(user)
+    show = sys.stderr.isatty() if progress is None else progress
+    started = time.perf_counter()
+    if show:
+        outcome = _with_progress(app, principal, req, fmt, Path(output), options, compress,
+                                 chunk_rows, chunk_bytes)
+    else:
+        outcome = run(app, principal, req, fmt=fmt, output=Path(output), options=options,
+                      compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes)
+    seconds = time.perf_counter() - started
+    result = outcome.result
+    where = Path(output).parent / result.files[0].name if len(result.files) == 1 else Path(output).parent
+    checksum = result.files[0].sha256 if len(result.files) == 1 else f"see {outcome.manifest.name}"
+    click.echo(f"{where}: {result.rows:,} rows, {_size(result.bytes)}, {seconds:.2f}s, "
+               f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}, sha256 {checksum}; "
+               f"manifest {outcome.manifest}")
+
+
+def _with_progress(app: Any, principal: Any, req: Any, fmt: str, output: Path,
+                   options: dict[str, Any], compress: str | None, chunk_rows: int | None,
+                   chunk_bytes: int | None) -> Any:
+    from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from service.exports import build_query, export as run
+
+    total = app.warehouse.estimate_rows(app.compile(principal, build_query(app, principal, req)).sql)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+               TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(f"export {fmt}", total=total or None, rate=0.0)
+        started = time.perf_counter()
+
+        def tick(rows: int) -> None:
+            rate = rows / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=rows, rate=rate)
+
+        return run(app, principal, req, fmt=fmt, output=output, options=options,
+                   compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, progress=tick)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@_guard
+def verify(manifest: str) -> None:
+    """Re-check every file a manifest lists (size and SHA-256)."""
+    from exporters.manifest import verify as check
+
+    doc, problems = check(Path(manifest))
+    for p in problems:
+        click.echo(f"{p.file}: {p.issue}", err=True)
+    if problems:
+        click.echo(f"egress: {len(problems)} of {len(doc.get('files', []))} files failed verification", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"ok: {len(doc.get('files', []))} files, {doc.get('rows', 0):,} rows verified")
+
+
+# -- config and users ----------------------------------------------------------------------------
+@main.group("config")
+def config_group() -> None:
+    """Configuration."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate egress.toml: each problem names the file, the key path and the fix."""
+    from service import config as cfg
+
+    try:
+        config, path = cfg.load(ctx.obj.get("config"))
+    except ConfigurationError as err:
+        click.echo(f"egress: {err.message}", err=True)
+        if err.detail:
+            click.echo(err.detail, err=True)
+        if err.hint:
+            click.echo(f"hint: {err.hint}", err=True)
+        sys.exit(EXIT_FAILED)
+    where = str(path) if path else "embedded default config"
+    click.echo(f"ok: {where}: {len(config.users)} users, {len(config.roles)} roles, "
+               f"{len(config.tenants)} tenants")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Users (stored as SCRAM-SHA-256 verifiers, never passwords)."""
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--tenant", required=True)
+@click.option("--role", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+@_guard
+def users_add(ctx: click.Context, name: str, tenant: str, role: str, password_stdin: bool) -> None:
+    """Add or update a user; the password is read from a prompt or stdin, never an argument."""
+    from service.passwords import make_verifier
+
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise click.UsageError("passwords differ")
+    if not password:
+        raise click.UsageError("empty password")
+    app = _app(ctx)
+    app.add_user(name, tenant, role, make_verifier(password))
+    click.echo(f"user {name} (tenant {tenant}, role {role}) saved")
+
+
+@users_group.command("list")
+@click.pass_context
+@_guard
+def users_list(ctx: click.Context) -> None:
+    """Users and their tenant and role (no secrets)."""
+    app = _app(ctx)
+    for name in app.user_names():
+        p = app.principal(name)
+        click.echo(f"{name}\ttenant={p.tenant}\trole={p.role.name}")
+
+
+if __name__ == "__main__":
+    main()

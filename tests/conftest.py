@@ -1,0 +1,3 @@
+"""Fixtures live in tests/fix_*.py (one module per kind of real part they start)."""
+
+pytest_plugins = ["tests.fix_egress"]

@@ -1,0 +1,232 @@
+"""Alice (acme, analyst) against Bob's data (globex): every class of escape the issue lists.
+
+Each test states what must hold: a refusal with the right SQLSTATE, or a result that contains
+nothing of globex and no hidden column.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sql.errors import EgressError
+from sql.policy import compile_query
+
+HIDDEN = {"annual_revenue", "contact_email", "tenant_id"}
+
+
+def rows(app, user, sql):  # type: ignore[no-untyped-def]
+    _, stream = app.stream(app.principal(user), sql)
+    return [r for b in stream for r in b.to_pylist()]
+
+
+def refused(app, user, sql):  # type: ignore[no-untyped-def]
+    with pytest.raises(EgressError) as info:
+        rows(app, user, sql)
+    return info.value
+
+
+@pytest.fixture(scope="module")
+def globex(reference):  # type: ignore[no-untyped-def]
+    """Bob's company ids and a few of his distinctive values."""
+    t = reference("SELECT company_id, name, domain FROM curated.companies WHERE tenant_id = 'globex'")
+    return {"ids": set(t.column("company_id").to_pylist()), "domains": set(t.column("domain").to_pylist())}
+
+
+def no_globex(result, globex) -> None:  # type: ignore[no-untyped-def]
+    text = json.dumps(result, default=str)
+    assert not any(d in text for d in list(globex["domains"])[:200])
+    for r in result:
+        for key in ("company_id", "similar_company_id"):
+            if key in r and r[key] is not None:
+                assert r[key] not in globex["ids"]
+
+
+# -- rows of another tenant never appear ---------------------------------------------------------
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM companies",
+    "SELECT * FROM companies WHERE 1 = 1 OR true",
+    "SELECT * FROM companies WHERE company_id > 0 OR company_id < 0 OR company_id IS NULL",
+    "SELECT * FROM company_similarities",
+    "SELECT * FROM company_metrics WHERE value > 0 OR value <= 0 OR value IS NULL",
+    "SELECT c.* FROM companies c LEFT JOIN company_similarities s ON true LIMIT 5000",
+    "SELECT * FROM companies UNION ALL SELECT * FROM companies",
+    "WITH x AS (SELECT * FROM companies) SELECT * FROM x",
+    "SELECT * FROM (SELECT * FROM companies) AS sub WHERE sub.company_id NOT IN (SELECT 1)",
+    "SELECT * FROM companies c, LATERAL (SELECT count(*) AS n FROM company_similarities s WHERE s.company_id = c.company_id) AS l",
+    "FROM companies SELECT *",
+])
+def test_other_tenants_rows_never_appear(app, globex, sql) -> None:  # type: ignore[no-untyped-def]
+    result = rows(app, "alice", sql)
+    assert result, "the query should return alice's own rows"
+    no_globex(result, globex)
+    assert not HIDDEN & set(result[0])
+
+
+def test_counts_match_the_tenant_share(app, reference) -> None:  # type: ignore[no-untyped-def]
+    want = reference("SELECT count(*) AS n FROM curated.companies WHERE tenant_id = 'acme'").to_pylist()[0]["n"]
+    assert rows(app, "alice", "SELECT count(*) AS n FROM companies")[0]["n"] == want
+    assert rows(app, "bob", "SELECT count(*) AS n FROM companies")[0]["n"] != want
+
+
+def test_similarity_edges_stay_inside_the_tenant(app, globex) -> None:  # type: ignore[no-untyped-def]
+    result = rows(app, "alice", "SELECT company_id, similar_company_id FROM company_similarities")
+    assert len(result) > 1000
+    no_globex(result, globex)
+
+
+# -- hidden columns cannot leave by any shape ----------------------------------------------------
+@pytest.mark.parametrize("sql", [
+    "SELECT c FROM companies c LIMIT 3",
+    "SELECT to_json(c) AS j FROM companies c LIMIT 3",
+    "SELECT struct_pack(c.*) AS s FROM companies c LIMIT 3",
+    "SELECT {'row': c} AS s FROM companies c LIMIT 3",
+    "SELECT COLUMNS(*) FROM companies LIMIT 3",
+    "SELECT COLUMNS('.*') FROM companies LIMIT 3",
+    "SELECT * EXCLUDE (name) FROM companies LIMIT 3",
+    "SELECT * REPLACE (upper(name) AS name) FROM companies LIMIT 3",
+    "SELECT c.* FROM companies AS c LIMIT 3",
+    "WITH companies AS (SELECT * FROM companies) SELECT * FROM companies LIMIT 3",
+])
+def test_packing_rows_reveals_only_visible_columns(app, sql) -> None:  # type: ignore[no-untyped-def]
+    try:
+        result = rows(app, "alice", sql)
+    except EgressError as err:  # refusing a shape also holds, as long as it says why
+        assert err.sqlstate[:2] in ("42", "0A"), err
+        return
+    assert result
+    text = json.dumps(result, default=str)
+    for col in HIDDEN:
+        assert col not in text
+    assert "@" not in text  # no e-mail address, whatever it is called
+
+
+@pytest.mark.parametrize("sql,code", [
+    ("SELECT annual_revenue FROM companies", "42501"),
+    ("SELECT c.annual_revenue FROM companies c", "42501"),
+    ('SELECT "annual_revenue" FROM companies', "42501"),
+    ("SELECT name FROM companies WHERE annual_revenue > 0", "42501"),
+    ("SELECT name FROM companies ORDER BY annual_revenue DESC", "42501"),
+    ("SELECT count(*) FROM companies GROUP BY contact_email", "42501"),
+    ("SELECT a.name FROM companies a JOIN companies b ON a.contact_email = b.contact_email", "42501"),
+    ("SELECT name FROM companies HAVING max(annual_revenue) > 0", "42501"),
+    ("SELECT (SELECT max(annual_revenue) FROM companies) AS m", "42501"),
+    ("SELECT * FROM companies, LATERAL (SELECT annual_revenue) t", "42501"),
+    ("SELECT name FROM companies WHERE EXISTS (SELECT 1 WHERE contact_email LIKE '%a%')", "42501"),
+    ("SELECT tenant_id FROM companies", "42501"),
+    ("SELECT name FROM companies WHERE tenant_id = 'globex' OR true", "42501"),
+    ("WITH x AS (SELECT annual_revenue FROM companies) SELECT * FROM x", "42501"),
+    ("SELECT sum(annual_revenue) OVER () FROM companies", "42501"),
+])
+def test_hidden_columns_are_refused_everywhere(app, sql, code) -> None:  # type: ignore[no-untyped-def]
+    err = refused(app, "alice", sql)
+    assert err.sqlstate == code, err
+    assert err.position is not None
+
+
+def test_masked_column_shows_only_the_domain(app) -> None:  # type: ignore[no-untyped-def]
+    result = rows(app, "dave", "SELECT contact_email FROM companies WHERE contact_email IS NOT NULL")
+    assert result and all(r["contact_email"].startswith("***@") for r in result)
+    # filtering on the masked value cannot recover the local part either
+    assert rows(app, "dave", "SELECT count(*) AS n FROM companies WHERE contact_email LIKE 'info@%'")[0]["n"] == 0
+
+
+# -- nothing outside the views is reachable ------------------------------------------------------
+@pytest.mark.parametrize("sql,code", [
+    ("SELECT * FROM read_csv('/etc/passwd')", "42883"),
+    ("SELECT * FROM read_csv_auto('/etc/passwd')", "42883"),
+    ("SELECT * FROM read_parquet('x.parquet')", "42883"),
+    ("SELECT * FROM read_json('x.json')", "42883"),
+    ("SELECT * FROM read_text('/etc/passwd')", "42883"),
+    ("SELECT * FROM query('SELECT * FROM raw.companies')", "42883"),
+    ("SELECT * FROM query_table('raw.companies')", "42883"),
+    ("SELECT * FROM duckdb_settings()", "42883"),
+    ("SELECT * FROM duckdb_tables()", "42883"),
+    ("SELECT getenv('HOME')", "42883"),
+    ("SELECT current_setting('memory_limit')", "42883"),
+    ("SELECT * FROM '/etc/passwd'", "42P01"),
+    ("SELECT * FROM raw.companies", "42P01"),
+    ("SELECT * FROM curated.companies", "42P01"),
+    ("SELECT * FROM main.companies", "42P01"),
+    ("SELECT * FROM information_schema.tables", "42P01"),
+    ("ATTACH '/tmp/x.db' AS x", "42501"),
+    ("DETACH x", "42501"),
+    ("INSTALL httpfs", "42501"),
+    ("LOAD httpfs", "42501"),
+    ("PRAGMA database_list", "42501"),
+    ("SUMMARIZE companies", "42501"),
+    ("DESCRIBE companies", "42501"),
+    ("EXPORT DATABASE '/tmp/x'", "42501"),
+    ("CALL pragma_version()", "42501"),
+    ("CREATE TABLE t AS SELECT 1", "25006"),
+    ("DROP VIEW companies", "25006"),
+    ("INSERT INTO companies VALUES (1)", "25006"),
+    ("UPDATE companies SET name = 'x'", "25006"),
+    ("DELETE FROM companies", "25006"),
+    ("COPY companies FROM '/tmp/x.csv'", "0A000"),
+    ("SELECT * INTO t FROM companies", "25006"),
+    ("WITH d AS (DELETE FROM companies RETURNING *) SELECT * FROM d", "25006"),
+    ("SELECT 1; DROP VIEW companies", "42601"),
+    ("SELECT name FROM companies; SELECT name FROM companies", "42601"),
+    ("SELECT * FROM companies PIVOT (count(*) FOR industry IN ('SaaS'))", "0A000"),
+])
+def test_engine_and_files_are_unreachable(app, sql, code) -> None:  # type: ignore[no-untyped-def]
+    err = refused(app, "carol", sql)
+    assert err.sqlstate == code, err
+
+
+# -- errors never carry another tenant's values --------------------------------------------------
+def test_failing_cast_never_shows_another_tenants_value(app, reference) -> None:  # type: ignore[no-untyped-def]
+    """Bob's names are not integers; a cast over every row must fail only on alice's own values."""
+    bob_names = set(reference("SELECT name FROM curated.companies WHERE tenant_id = 'globex'")
+                    .column("name").to_pylist())
+    alice_names = set(reference("SELECT name FROM curated.companies WHERE tenant_id = 'acme'")
+                      .column("name").to_pylist())
+    for sql in [
+        "SELECT CAST(name AS INTEGER) FROM companies",
+        "SELECT name FROM companies WHERE CAST(name AS INTEGER) > 0",
+        "SELECT name FROM companies WHERE company_id > 0 AND CAST(domain AS INTEGER) = 1",
+        "SELECT count(*) FROM company_similarities s JOIN companies c ON c.company_id = s.similar_company_id WHERE CAST(c.name AS INTEGER) = 1",
+    ]:
+        err = refused(app, "alice", sql)
+        assert err.sqlstate.startswith("22"), err
+        leaked = [n for n in bob_names - alice_names if n in err.message]
+        assert not leaked, err.message
+
+
+def test_a_cast_on_only_own_numeric_values_succeeds(app) -> None:  # type: ignore[no-untyped-def]
+    # the guard does not break legitimate casts
+    result = rows(app, "alice", "SELECT CAST(CAST(employee_count AS VARCHAR) AS INTEGER) AS e FROM companies LIMIT 5")
+    assert len(result) == 5
+
+
+def test_error_messages_never_show_the_rewritten_sql(app) -> None:  # type: ignore[no-untyped-def]
+    err = refused(app, "alice", "SELECT nosuch_column FROM companies")
+    assert err.sqlstate == "42703"
+    assert "curated" not in err.message and "CASE WHEN" not in err.message and "acme" not in err.message
+
+
+def test_role_views_allowlist(app) -> None:  # type: ignore[no-untyped-def]
+    from sql.model import Principal, Role
+
+    narrow = Principal("eve", "acme", Role("narrow", views=("companies",)))
+    with pytest.raises(EgressError) as info:
+        compile_query(narrow, app.catalog, "SELECT * FROM company_metrics")
+    assert info.value.sqlstate == "42P01"
+
+
+def test_row_cap_refuses_past_the_limit(app) -> None:  # type: ignore[no-untyped-def]
+    from sql.model import Principal, Role
+
+    capped = Principal("eve", "acme", Role("capped", max_rows=10))
+    compiled = compile_query(capped, app.catalog, "SELECT company_id FROM companies LIMIT 10")
+    stream = app.warehouse.stream(compiled.sql)
+    stream.row_cap = compiled.row_cap
+    assert sum(b.num_rows for b in stream) == 10
+    compiled = compile_query(capped, app.catalog, "SELECT company_id FROM companies")
+    stream = app.warehouse.stream(compiled.sql)
+    stream.row_cap = compiled.row_cap
+    with pytest.raises(EgressError) as info:
+        list(stream)
+    assert info.value.sqlstate == "54000"
