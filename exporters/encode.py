@@ -30,8 +30,11 @@ def _utc_seconds(arr: pa.Array) -> pa.Array:
 def rounded(arr: pa.Array, decimals: int | None) -> pa.Array:
     if decimals is None:
         return arr
-    if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+    if pa.types.is_floating(arr.type):
         return pc.round(arr, ndigits=decimals)
+    if pa.types.is_decimal(arr.type) and decimals < arr.type.scale:
+        t = arr.type
+        return pc.cast(pc.round(arr, ndigits=decimals), pa.decimal128(t.precision, decimals), safe=False)
     return arr
 
 

@@ -78,11 +78,19 @@ def chunk_name(target: Path, index: int) -> Path:
     return target.with_name(f"{stem}-{index:05d}{dot}{rest}")
 
 
-def _slices(batches: Iterable[pa.RecordBatch], chunk_rows: int | None) -> Iterable[tuple[pa.RecordBatch, bool]]:
+BYTE_CHUNK_SLICE = 256  # rows per write when splitting by bytes: how far a chunk may overshoot
+
+
+def _slices(batches: Iterable[pa.RecordBatch], chunk_rows: int | None,
+            chunk_bytes: int | None = None) -> Iterable[tuple[pa.RecordBatch, bool]]:
     """Batches cut at chunk_rows boundaries; the flag says 'a chunk ends after this slice'."""
     if not chunk_rows:
         for b in batches:
-            yield b, False
+            if chunk_bytes:
+                for start in range(0, b.num_rows, BYTE_CHUNK_SLICE):
+                    yield b.slice(start, BYTE_CHUNK_SLICE), False
+            else:
+                yield b, False
         return
     room = chunk_rows
     for b in batches:
@@ -147,7 +155,7 @@ def run_export(
 
     try:
         start()
-        for batch, boundary in _slices(batches, chunk_rows):
+        for batch, boundary in _slices(batches, chunk_rows, chunk_bytes):
             if cancel is not None and cancel.is_set():
                 raise QueryCanceled("canceling export due to user request")
             if current is None:

@@ -76,17 +76,32 @@ class PdfWriter:
 
     # -- layout -----------------------------------------------------------------------------
     def _layout(self, sample: pa.RecordBatch) -> None:
-        """Column widths from the header and sampled content, scaled to fit the page."""
+        """Column widths: numbers and dates get what they need (never cut); text columns share
+        the rest in proportion to their sampled length (90th percentile); all scale to fit."""
         usable = self.size[0] - 2 * MARGIN
-        wants = []
+        char_w = BODY_SIZE * 0.56
+        fixed: dict[int, float] = {}
+        wants: dict[int, float] = {}
         for i, f in enumerate(self.schema):
             text = pc.fill_null(self._text(sample.column(i).slice(0, 500), 10_000), "")
-            longest = float(pc.quantile(pc.utf8_length(text), q=0.9)[0].as_py() or 0) if len(text) else 0.0
-            wants.append(max(len(f.name) * 1.1, min(longest, self.o.max_cell_chars), 4.0))
-        total = sum(wants)
-        self.widths = [usable * w / total for w in wants]
-        char_w = BODY_SIZE * 0.56
-        self.limits = [max(3, min(self.o.max_cell_chars, int((w - 4) / char_w))) for w in self.widths]
+            lengths = pc.utf8_length(text)
+            header = len(f.name) * 0.75  # headers may be cut before data is
+            if is_numeric(f.type) or pa.types.is_date(f.type) or pa.types.is_timestamp(f.type):
+                longest = float(pc.max(lengths).as_py() or 0) if len(text) else 0.0
+                fixed[i] = max(longest, header, 4.0) * char_w + 6
+            else:
+                p90 = float(pc.quantile(lengths, q=0.9)[0].as_py() or 0) if len(text) else 0.0
+                wants[i] = max(header, min(p90, self.o.max_cell_chars), 4.0)
+        fixed_total = sum(fixed.values())
+        if fixed_total > usable * 0.8 and wants or fixed_total > usable:
+            scale = (usable * (0.8 if wants else 1.0)) / fixed_total
+            fixed = {i: w * scale for i, w in fixed.items()}
+            fixed_total = sum(fixed.values())
+        rest = usable - fixed_total
+        total_want = sum(wants.values()) or 1.0
+        self.widths = [fixed[i] if i in fixed else rest * wants[i] / total_want for i in range(len(self.schema))]
+        self.limits = [max(3, min(self.o.max_cell_chars if i in wants else 10_000, int((w - 4) / char_w)))
+                       for i, w in enumerate(self.widths)]
 
     def _text(self, column: pa.Array, limit: int) -> pa.Array:
         if pa.types.is_floating(column.type):
@@ -135,9 +150,15 @@ class PdfWriter:
         c.setFillColor(colors.white)
         c.setFont(BOLD, HEAD_SIZE)
         x = left
-        for f, w, limit in zip(self.schema, self.widths, self.limits):
+        for f, w in zip(self.schema, self.widths):
+            limit = max(2, int((w - 4) / (HEAD_SIZE * 0.62)))
             name = f.name if len(f.name) <= limit else f.name[: limit - 1] + ELLIPSIS
+            c.saveState()
+            path = c.beginPath()
+            path.rect(x, top - ROW_H - 2, w - 1, ROW_H + 2)
+            c.clipPath(path, stroke=0, fill=0)
             c.drawString(x + 2, top - ROW_H + 1, name)
+            c.restoreState()
             x += w
         # zebra
         c.setFillColor(colors.HexColor("#EEF3F8"))
