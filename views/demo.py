@@ -1,7 +1,10 @@
 """The demo warehouse: deterministic company data generated inside DuckDB (SQL over range()).
 
 No Python row loops: every value is a function of (seed, row number, attribute) through DuckDB's
-hash(), so the same --seed gives the same bytes and 5M companies build in minutes.
+hash(), so the same --seed gives the same bytes and 5M companies build in minutes. Parts are
+chained (hash(xor(hash(seed, row), salt))) rather than passed as hash(a, b, c): DuckDB's
+multi-argument hash combines inputs so that low bits correlate across salts (industry and
+country came out dependent).
 Tenants own contiguous id ranges (acme 50%, globex 30%, initech 20%), which also keeps each
 tenant's rows together on disk so the tenant predicate skips whole row groups.
 """
@@ -89,8 +92,8 @@ def _tenant_ranges(n: int) -> list[tuple[str, int, int]]:
 
 
 def companies_sql(n: int, seed: int) -> str:
-    pick = lambda lst, k: f"{_lit(lst)}[1 + (hash({seed}, i, {k}) % {len(lst)})::INTEGER]"  # noqa: E731
-    place = f"(hash({seed}, i, 7) % {len(PLACES)})::INTEGER + 1"
+    pick = lambda lst, k: f"{_lit(lst)}[1 + (hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), ({k})::UBIGINT)) % {len(lst)})::INTEGER]"  # noqa: E731
+    place = f"(hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (7)::UBIGINT)) % {len(PLACES)})::INTEGER + 1"
     desc_cases = " ".join(
         f"WHEN {k} THEN {_template_sql(t)}" for k, t in enumerate(DESCRIPTION_TEMPLATES)
     )
@@ -103,9 +106,9 @@ def companies_sql(n: int, seed: int) -> str:
                {pick(TLDS, 4)} AS tld,
                {_lit([c for c, _ in PLACES])}[{place}] AS country,
                {_lit([c for _, c in PLACES])}[{place}] AS city0,
-               greatest(1, exp((hash({seed}, i, 8) % 100000) / 100000.0 * ln(60000))::INTEGER) AS emp,
+               greatest(1, exp((hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (8)::UBIGINT)) % 100000) / 100000.0 * ln(60000))::INTEGER) AS emp,
                {pick(PRODUCTS, 9)} AS product,
-               hash({seed}, i, 10) % 1000 AS nulls
+               hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (10)::UBIGINT)) % 1000 AS nulls
         FROM range({n}) r(i)
     )
     SELECT
@@ -122,20 +125,20 @@ def companies_sql(n: int, seed: int) -> str:
         CASE WHEN nulls % 33 = 2 THEN NULL ELSE city0 END AS city,
         CASE WHEN nulls % 50 = 3 THEN NULL ELSE emp END AS employee_count,
         CASE WHEN nulls % 10 = 4 THEN NULL
-             ELSE round(emp * (40000 + hash({seed}, i, 14) % 260000) + (hash({seed}, i, 15) % 100) / 100.0, 2)
+             ELSE round(emp * (40000 + hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (14)::UBIGINT)) % 260000) + (hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (15)::UBIGINT)) % 100) / 100.0, 2)
         END::DECIMAL(18, 2) AS annual_revenue,
         CASE WHEN nulls % 100 = 5 THEN NULL
-             ELSE DATE '2025-06-30' - (pow((hash({seed}, i, 16) % 10000) / 10000.0, 2) * 27000)::INTEGER
+             ELSE DATE '2025-06-30' - (pow((hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (16)::UBIGINT)) % 10000) / 10000.0, 2) * 27000)::INTEGER
         END AS founded_on,
         CASE WHEN nulls % 20 = 6 THEN NULL ELSE
-            CASE (hash({seed}, i, 17) % {len(DESCRIPTION_TEMPLATES)})::INTEGER {desc_cases} END
+            CASE (hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (17)::UBIGINT)) % {len(DESCRIPTION_TEMPLATES)})::INTEGER {desc_cases} END
         END AS description,
         CASE WHEN nulls % 12 = 7 THEN NULL
              ELSE {pick(['info', 'hello', 'sales', 'contact', 'team'], 18)} || '@' ||
                   lower(replace(stem, ' ', '')) || '-' || company_id || '.' || tld END AS contact_email,
-        TIMESTAMPTZ '2019-01-01 00:00:00+00' + to_seconds((hash({seed}, i, 19) % 150000000)::BIGINT) AS created_at,
-        TIMESTAMPTZ '2019-01-01 00:00:00+00' + to_seconds((hash({seed}, i, 19) % 150000000)::BIGINT
-            + (hash({seed}, i, 20) % 40000000)::BIGINT) AS updated_at,
+        TIMESTAMPTZ '2019-01-01 00:00:00+00' + to_seconds((hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (19)::UBIGINT)) % 150000000)::BIGINT) AS created_at,
+        TIMESTAMPTZ '2019-01-01 00:00:00+00' + to_seconds((hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (19)::UBIGINT)) % 150000000)::BIGINT
+            + (hash(xor(hash({seed}::BIGINT * 16777216 + (i)::BIGINT), (20)::UBIGINT)) % 40000000)::BIGINT) AS updated_at,
         tenant_id
     FROM base
     ORDER BY company_id
@@ -170,16 +173,16 @@ def similarities_sql(n: int, seed: int, per_company: int) -> str:
         SELECT c.company_id, c.tenant_id, k,
                (CASE c.tenant_id {start_case} END) AS t_start,
                (CASE c.tenant_id {size_case} END) AS t_size,
-               hash({seed}, c.company_id, k, 31) AS h
+               hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (c.company_id)::BIGINT), (k)::UBIGINT)), (31)::UBIGINT)) AS h
         FROM raw.companies c, range({per_company}) r(k)
     )
     SELECT company_id,
            CASE WHEN t_start + (h % t_size) + 1 = company_id
                 THEN t_start + ((h + 1) % t_size) + 1
                 ELSE t_start + (h % t_size) + 1 END AS similar_company_id,
-           round(1.0 - pow((hash({seed}, company_id, k, 32) % 1000000) / 1000000.0, 3), 6) AS similarity_score,
-           {methods}[1 + (hash({seed}, company_id, k, 33) % 4)::INTEGER] AS method,
-           TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds((hash({seed}, company_id, 34) % 20000000)::BIGINT) AS computed_at,
+           round(1.0 - pow((hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (company_id)::BIGINT), (k)::UBIGINT)), (32)::UBIGINT)) % 1000000) / 1000000.0, 3), 6) AS similarity_score,
+           {methods}[1 + (hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (company_id)::BIGINT), (k)::UBIGINT)), (33)::UBIGINT)) % 4)::INTEGER] AS method,
+           TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds((hash(xor(hash({seed}::BIGINT * 16777216 + (company_id)::BIGINT), (34)::UBIGINT)) % 20000000)::BIGINT) AS computed_at,
            tenant_id
     FROM edges
     ORDER BY company_id, k
@@ -196,9 +199,9 @@ def metrics_sql(n: int, seed: int) -> str:
         FROM raw.companies WHERE company_id % {stride} = 0
     ), grid AS (
         SELECT s.company_id, s.tenant_id, s.emp, m, mo,
-               (hash({seed}, s.company_id, m, 41) % 1000) / 1000.0 AS base,
-               ((hash({seed}, s.company_id, m, 42) % 200)::INTEGER - 60) / 4000.0 AS growth,
-               (hash({seed}, s.company_id, m, mo, 43) % 1000) / 1000.0 AS noise
+               (hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (s.company_id)::BIGINT), (m)::UBIGINT)), (41)::UBIGINT)) % 1000) / 1000.0 AS base,
+               ((hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (s.company_id)::BIGINT), (m)::UBIGINT)), (42)::UBIGINT)) % 200)::INTEGER - 60) / 4000.0 AS growth,
+               (hash(xor(hash(xor(hash(xor(hash({seed}::BIGINT * 16777216 + (s.company_id)::BIGINT), (m)::UBIGINT)), (mo)::UBIGINT)), (43)::UBIGINT)) % 1000) / 1000.0 AS noise
         FROM sample s, range({len(METRICS)}) a(m), range({MONTHS}) b(mo)
     )
     SELECT company_id,

@@ -85,10 +85,10 @@ class PdfWriter:
         for i, f in enumerate(self.schema):
             text = pc.fill_null(self._text(sample.column(i).slice(0, 500), 10_000), "")
             lengths = pc.utf8_length(text)
-            header = len(f.name) * 0.75  # headers may be cut before data is
+            header = len(f.name) * 0.75  # text headers may be cut before their data is
             if is_numeric(f.type) or pa.types.is_date(f.type) or pa.types.is_timestamp(f.type):
                 longest = float(pc.max(lengths).as_py() or 0) if len(text) else 0.0
-                fixed[i] = max(longest, header, 4.0) * char_w + 6
+                fixed[i] = max(longest, len(f.name) * HEAD_SIZE / BODY_SIZE * 1.12, 4.0) * char_w + 6
             else:
                 p90 = float(pc.quantile(lengths, q=0.9)[0].as_py() or 0) if len(text) else 0.0
                 wants[i] = max(header, min(p90, self.o.max_cell_chars), 4.0)
