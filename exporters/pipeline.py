@@ -7,12 +7,15 @@ by the caller after this returns, is the last thing to appear.
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -79,6 +82,15 @@ def chunk_name(target: Path, index: int) -> Path:
 
 
 BYTE_CHUNK_SLICE = 256  # rows per write when splitting by bytes: how far a chunk may overshoot
+
+
+ENCODE_THREADS = 2  # this machine's cores; encoding is pyarrow kernels and zlib, both GIL-free
+
+
+def _encode_block(encode: Callable[[pa.RecordBatch], Any], compress: Callable[[Any], bytes] | None,
+                  batch: pa.RecordBatch) -> Any:
+    data = encode(batch)
+    return compress(data) if compress is not None else data
 
 
 def _slices(batches: Iterable[pa.RecordBatch], chunk_rows: int | None,
@@ -153,21 +165,54 @@ def run_export(
         current.finish()
         current, writer = None, None
 
+    def wrote(rows: int, boundary: bool) -> None:
+        nonlocal rows_in_chunk
+        assert current is not None
+        rows_in_chunk += rows
+        result.rows += rows
+        if progress is not None:
+            progress(result.rows)
+        if boundary or (chunk_bytes and current.bytes_written >= chunk_bytes):
+            end()
+
+    # gzip compresses block by block (each a gzip member) on the workers; zstd runs its own threads
+    block_compress = ((lambda data: gzip.compress(bytes(data), compresslevel=compression_level or 1, mtime=0))
+                      if compression == "gzip" else None)
+    pool: ThreadPoolExecutor | None = None
+    pending: deque[tuple[Future[Any], int, bool]] = deque()
     try:
         start()
+        assert writer is not None
+        encode = getattr(writer, "encode", None)
+        if encode is not None and ENCODE_THREADS > 1:
+            pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="egress-encode")
         for batch, boundary in _slices(batches, chunk_rows, chunk_bytes):
             if cancel is not None and cancel.is_set():
                 raise QueryCanceled("canceling export due to user request")
+            if pool is not None:
+                # Encode (and gzip) on worker threads, write in order: at most a few batches in
+                # flight, so memory stays bounded whatever the result's size.
+                pending.append((pool.submit(_encode_block, encode, block_compress, batch), batch.num_rows, boundary))
+                while pending and (len(pending) > ENCODE_THREADS + 1 or pending[0][0].done()):
+                    future, rows, edge = pending.popleft()
+                    if current is None:
+                        start()
+                    assert current is not None
+                    current.write_block(future.result())
+                    wrote(rows, edge)
+                continue
             if current is None:
                 start()
             assert writer is not None and current is not None
             writer.write(batch)
-            rows_in_chunk += batch.num_rows
-            result.rows += batch.num_rows
-            if progress is not None:
-                progress(result.rows)
-            if boundary or (chunk_bytes and current.bytes_written >= chunk_bytes):
-                end()
+            wrote(batch.num_rows, boundary)
+        while pending:
+            future, rows, edge = pending.popleft()
+            if current is None:
+                start()
+            assert current is not None
+            current.write_block(future.result())
+            wrote(rows, edge)
         if current is not None and (rows_in_chunk or not open_files):
             end()
         elif current is not None:
@@ -177,11 +222,16 @@ def run_export(
             f.publish()
             result.files.append(FileResult(f.final.name, rows, f.hashing.bytes, f.hashing.sha256()))
     except BaseException:
+        for future, _, _ in pending:
+            future.cancel()
         if current is not None:
             current.abort()
         for f, _ in open_files:
             f.abort()
         raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -57,8 +57,47 @@ class HashingFile:
         return self._hash.hexdigest()
 
 
+class GzipMembers:
+    """gzip as a series of members, one per block: a valid multi-member .gz (RFC 1952 §2.2)
+    that gzip, zcat, Python and pyarrow read whole. Blocks compress independently, so the
+    pipeline compresses them on worker threads (zlib releases the GIL); small writes (headers,
+    separators) are gathered into blocks of at least 1 MiB first."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, raw: HashingFile, level: int) -> None:
+        self.raw, self.level = raw, level
+        self.pending = bytearray()
+
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
+        return gzip.compress(bytes(data), compresslevel=self.level, mtime=0)
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        n = len(data) if not isinstance(data, memoryview) else data.nbytes
+        self.pending += data
+        if len(self.pending) >= self.BLOCK:
+            self.flush()
+        return n
+
+    def write_compressed(self, member: bytes) -> None:
+        """A block compressed elsewhere (compress()): written after anything still pending."""
+        self.flush()
+        self.raw.write(member)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.raw.write(self.compress(self.pending))
+            self.pending = bytearray()
+
+    def tell(self) -> int:
+        return self.raw.bytes
+
+    def close(self) -> None:
+        self.flush()
+
+
 class AtomicFile:
-    """A file written under a temporary name in the target directory; commit() renames it."""
+    """A file written under a temporary name in the target directory; publish() renames it."""
 
     def __init__(self, final: Path, compression: str | None = None, level: int | None = None) -> None:
         self.final = final
@@ -66,25 +105,34 @@ class AtomicFile:
         self.temp = final.with_name(f".{final.name}{PARTIAL_MARK}{secrets.token_hex(4)}")
         self._raw = open(self.temp, "wb", buffering=1 << 20)
         self.hashing = HashingFile(self._raw)
-        self._compressor: BinaryIO | None = None
+        self._compressor: object | None = None
+        self.members: GzipMembers | None = None
         self.stream: BinaryIO
         if compression == "gzip":
-            self._compressor = gzip.GzipFile(  # type: ignore[assignment]
-                filename="", mode="wb", fileobj=self.hashing, compresslevel=level or 1, mtime=0
-            )
-            self.stream = self._compressor  # type: ignore[assignment]
+            self.members = GzipMembers(self.hashing, level or 1)
+            self._compressor = self.members
+            self.stream = self.members  # type: ignore[assignment]
         elif compression == "zstd":
-            cctx = zstandard.ZstdCompressor(level=level or 3, threads=0)
-            self._compressor = cctx.stream_writer(self.hashing, closefd=False)  # type: ignore[assignment]
+            # one frame, compressed by zstd's own worker threads (the GIL is released)
+            cctx = zstandard.ZstdCompressor(level=level or 3, threads=2)
+            self._compressor = cctx.stream_writer(self.hashing, closefd=False)
             self.stream = self._compressor  # type: ignore[assignment]
         elif compression in (None, "none"):
             self.stream = self.hashing  # type: ignore[assignment]
         else:
-            self.abort()
+            self._raw.close()
+            self.temp.unlink(missing_ok=True)
             from sql.errors import InvalidParameterValue
 
             raise InvalidParameterValue(f"unknown compression {compression!r}", hint="use gzip or zstd")
         self.done = False
+
+    def write_block(self, block: bytes | bytearray | memoryview) -> None:
+        """A block encoded elsewhere; for gzip files it must already be a gzip member."""
+        if self.members is not None:
+            self.members.write_compressed(block)  # type: ignore[arg-type]
+        else:
+            self.stream.write(block)
 
     @property
     def bytes_written(self) -> int:
@@ -93,7 +141,7 @@ class AtomicFile:
     def finish(self) -> tuple[int, str]:
         """Finish compression and fsync, still under the temporary name; (bytes, sha256)."""
         if self._compressor is not None:
-            self._compressor.close()
+            self._compressor.close()  # type: ignore[attr-defined]
         self._raw.flush()
         os.fsync(self._raw.fileno())
         self._raw.close()

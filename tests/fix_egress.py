@@ -58,7 +58,7 @@ def app(egress_home: EgressHome):  # type: ignore[no-untyped-def]
 def reference(app):  # type: ignore[no-untyped-def]
     """Run SQL straight on the warehouse, bypassing the policy: the answer a rewrite must match."""
 
-    def run(sql: str, params: list[object] | None = None):  # type: ignore[no-untyped-def]
+    def run(sql: str, params: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
         cur = app.warehouse.cursor()
         try:
             return cur.sql(sql, params=params).to_arrow_table() if params else cur.sql(sql).to_arrow_table()

@@ -22,6 +22,8 @@ class CsvWriter:
         self.sink, self.schema, self.o = sink, schema, options
         self.date_pattern, self.ts_pattern = date_patterns(options.date_format)
         self._needs_quote = "[" + re.escape(options.delimiter) + '"\\r\\n]'
+        # numbers never need quotes; dates only when a custom pattern could contain anything
+        self._patterned_dates = options.date_format not in ("iso", "us", "eu", "full")
         if options.bom:
             sink.write(b"\xef\xbb\xbf")
         if options.header:
@@ -48,20 +50,26 @@ class CsvWriter:
         return pc.if_else(needs, quoted, text)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
-            return
+        if batch.num_rows:
+            self.sink.write(self.encode(batch))
+
+    def encode(self, batch: pa.RecordBatch) -> memoryview:
+        """A batch as CSV bytes; no state, so the pipeline runs it on worker threads."""
         pieces: list[pa.Array | str] = []
         for i, column in enumerate(batch.columns):
             text = to_text(column, date_pattern=self.date_pattern,
                            timestamp_pattern=self.ts_pattern, decimals=self.o.decimals)
-            text = self._quote(text)  # NULL stays NULL through the kernels...
+            if self.o.quoting == "all" or pa.types.is_string(text.type) and (
+                    pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+                    or self._patterned_dates):
+                text = self._quote(text)  # NULL stays NULL through the kernels...
             if column.null_count:
                 text = pc.fill_null(text, self.o.null)  # ...and is written unquoted
             if i:
                 pieces.append(self.o.delimiter)
             pieces.append(text)
         pieces.append(self.o.line_terminator)
-        self.sink.write(joined_bytes(join_rows(pieces)))
+        return joined_bytes(join_rows(pieces))
 
     def close(self) -> None:
         pass

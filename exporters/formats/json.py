@@ -44,7 +44,11 @@ class NdjsonWriter:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self.sink.write(joined_bytes(self.objects.rows(batch, "\n")))
+            self.sink.write(self.encode(batch))
+
+    def encode(self, batch: pa.RecordBatch) -> memoryview:
+        """A batch as NDJSON bytes; no state, so the pipeline runs it on worker threads."""
+        return joined_bytes(self.objects.rows(batch, "\n"))
 
     def close(self) -> None:
         pass

@@ -1,0 +1,25 @@
+"""python -m bench exports [--quick]"""
+
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__)
+        print("benchmarks: exports")
+        return
+    if args[0] == "child":
+        from bench.exports import child_main
+
+        child_main(args[1:])
+        return
+    if args[0] == "exports":
+        from bench.exports import main as exports
+
+        exports(args[1:])
+        return
+    sys.exit(f"unknown benchmark {args[0]!r}; try: exports")
+
+
+main()
