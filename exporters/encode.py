@@ -82,18 +82,27 @@ def to_text(arr: pa.Array, *, date_pattern: str = ISO_DATE,
 
 
 def json_string(arr: pa.Array) -> pa.Array:
-    """Strings as JSON string literals, quotes included (NULL stays NULL)."""
-    escaped = pc.replace_substring(arr, "\\", "\\\\")
+    """Strings as JSON string literals, quotes included (NULL stays NULL).
+
+    Most values need no escaping: one regex pass finds the few that do, and only those go
+    through the replace kernels (control characters other than \\n \\r \\t, rarer still, through
+    json.dumps); the rest are just wrapped in quotes."""
+    quoted = pc.binary_join_element_wise('"', arr, '"', "")
+    needs = pc.fill_null(pc.match_substring_regex(arr, r'[\\"\x00-\x1f]'), False)
+    if not pc.any(needs).as_py():
+        return quoted
+    subset = pc.filter(arr, needs)
+    escaped = pc.replace_substring(subset, "\\", "\\\\")
     escaped = pc.replace_substring(escaped, '"', '\\"')
     escaped = pc.replace_substring(escaped, "\n", "\\n")
     escaped = pc.replace_substring(escaped, "\r", "\\r")
     escaped = pc.replace_substring(escaped, "\t", "\\t")
-    rare = pc.match_substring_regex(arr, _CONTROL)
-    if pc.any(rare).as_py():  # other control characters: let json.dumps spell them, row by row
-        fixed = [json.dumps(v, ensure_ascii=False) if v is not None else None for v in arr.to_pylist()]
-        plain = pc.binary_join_element_wise('"', escaped, '"', "")
-        return pc.if_else(rare, pa.array(fixed, pa.string()), plain)
-    return pc.binary_join_element_wise('"', escaped, '"', "")
+    escaped = pc.binary_join_element_wise('"', escaped, '"', "")
+    rare = pc.match_substring_regex(subset, _CONTROL)
+    if pc.any(rare).as_py():
+        spelled = pa.array([json.dumps(v, ensure_ascii=False) for v in subset.to_pylist()], pa.string())
+        escaped = pc.if_else(rare, spelled, escaped)
+    return pc.replace_with_mask(quoted, needs, escaped)
 
 
 def json_values(arr: pa.Array, *, dates: str = "iso", decimals: int | None = None) -> pa.Array:
