@@ -199,6 +199,8 @@ class Stream:
         self.rows = 0
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self.reader is None:
+            return
         try:
             for batch in self.reader:
                 self.rows += batch.num_rows
@@ -223,6 +225,13 @@ class Stream:
             pass
 
     def close(self) -> None:
+        """Free the query: the reader first (it holds DuckDB's result), then the cursor."""
+        reader, self.reader = self.reader, None  # type: ignore[assignment]
+        if reader is not None:
+            try:
+                reader.close()
+            except (pa.ArrowException, duckdb.Error):
+                pass
         try:
             self._cursor.close()
         except duckdb.Error:
