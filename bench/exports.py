@@ -32,6 +32,7 @@ RESULTS = HERE / "results"
 WAREHOUSE = DATA / "warehouse-5m.duckdb"
 OUT = DATA / "out"
 COMPANIES = 5_000_000
+REPEATS = 3
 
 
 def _peak_rss_mb() -> float:
@@ -190,7 +191,12 @@ def main(argv: list[str]) -> None:
     rows: list[dict[str, Any]] = []
 
     def measure(label: str, kind: str, fmt: str, limit: int | None, comp: str | None = None) -> dict[str, Any]:
-        r = _run_child(kind, fmt, str(limit) if limit else "all", comp or "none", w)
+        # median of REPEATS runs (this machine's timings vary by 20-30% run to run); peak RSS: the max
+        runs = [_run_child(kind, fmt, str(limit) if limit else "all", comp or "none", w) for _ in range(REPEATS)]
+        runs.sort(key=lambda x: x["seconds"])
+        r = dict(runs[len(runs) // 2])
+        r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
+        r["all_seconds"] = [round(x["seconds"], 3) for x in runs]
         r.update(label=label, rows_per_s=r["rows"] / r["seconds"], mb_per_s=r["bytes"] / r["seconds"] / 1e6)
         rows.append(r)
         print(f"  {label:<34} {r['rows']:>10,} rows {r['seconds']:>7.2f}s {r['rows_per_s']:>11,.0f} rows/s "

@@ -8,6 +8,7 @@ by the caller after this returns, is the last thing to appear.
 from __future__ import annotations
 
 import gzip
+import queue
 import shutil
 import threading
 import time
@@ -15,7 +16,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -85,6 +86,53 @@ BYTE_CHUNK_SLICE = 256  # rows per write when splitting by bytes: how far a chun
 
 
 ENCODE_THREADS = 2  # this machine's cores; encoding is pyarrow kernels and zlib, both GIL-free
+
+
+PREFETCH = 2  # batches DuckDB may run ahead of the writer
+
+
+def prefetch(batches: Iterable[pa.RecordBatch], depth: int = PREFETCH) -> Iterator[pa.RecordBatch]:
+    """Pull batches on a helper thread so the engine computes the next while we write this one.
+
+    Bounded (``depth`` batches), and the helper stops as soon as the consumer goes away."""
+    done = object()
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: object = done
+        except BaseException as err:  # handed to the consumer, raised there
+            item = err
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=pump, name="egress-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _encode_block(encode: Callable[[pa.RecordBatch], Any], compress: Callable[[Any], bytes] | None,
@@ -186,7 +234,7 @@ def run_export(
         encode = getattr(writer, "encode", None)
         if encode is not None and ENCODE_THREADS > 1:
             pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="egress-encode")
-        for batch, boundary in _slices(batches, chunk_rows, chunk_bytes):
+        for batch, boundary in _slices(prefetch(batches), chunk_rows, chunk_bytes):
             if cancel is not None and cancel.is_set():
                 raise QueryCanceled("canceling export due to user request")
             if pool is not None:

@@ -45,7 +45,7 @@ class WarehouseConfig(_Strict):
     preserve_insertion_order: bool = Field(
         True, description="Keep view order in unordered results (false: less memory, any order)."
     )
-    batch_rows: int = Field(65_536, ge=1024, description="Rows per Arrow batch streamed from DuckDB.")
+    batch_rows: int = Field(32_768, ge=1024, description="Rows per Arrow batch streamed from DuckDB.")
 
 
 class ExportConfig(_Strict):

@@ -105,7 +105,7 @@ def test_users_add_stores_only_a_verifier(egress_home, tmp_path) -> None:  # typ
                       "--password-stdin", input="s3cret-pass\n")
     assert done.returncode == 0, done.stderr
     assert "s3cret" not in done.stdout + done.stderr
-    db = (egress_home.path / "state.db").read_bytes()
+    db = b"".join(p.read_bytes() for p in egress_home.path.glob("state.db*"))  # the WAL too
     assert b"s3cret-pass" not in db and b"SCRAM-SHA-256$4096:" in db
     listed = run_egress(egress_home, "users", "list").stdout
     assert "erin\ttenant=globex\trole=manager" in listed
