@@ -7,7 +7,6 @@ by the caller after this returns, is the last thing to appear.
 
 from __future__ import annotations
 
-import gzip
 import queue
 import shutil
 import threading
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from exporters import base
 from exporters.options import ParquetOptions
-from exporters.sink import COMPRESSIONS, PARTIAL_MARK, AtomicFile, sha256_file
+from exporters.sink import COMPRESSIONS, PARTIAL_MARK, AtomicFile, gzip_members, sha256_file
 from sql.errors import InvalidParameterValue, QueryCanceled
 
 
@@ -224,7 +223,7 @@ def run_export(
             end()
 
     # gzip compresses block by block (each a gzip member) on the workers; zstd runs its own threads
-    block_compress = ((lambda data: gzip.compress(bytes(data), compresslevel=compression_level or 1, mtime=0))
+    block_compress = ((lambda data: gzip_members(data, compression_level))
                       if compression == "gzip" else None)
     pool: ThreadPoolExecutor | None = None
     pending: deque[tuple[Future[Any], int, bool]] = deque()
