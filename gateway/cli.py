@@ -71,6 +71,57 @@ def main(ctx: click.Context, config_file: str | None) -> None:
     ctx.obj["config"] = config_file
 
 
+# -- serve ---------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default: server.host, 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port (default: server.port, 5433; 0: any free port).")
+@click.option("--tls-self-signed", is_flag=True, help="Make a throwaway certificate and offer TLS.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate for TLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key for TLS.")
+@click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.pass_context
+@_guard
+def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signed: bool,
+          tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
+    """Run the PostgreSQL wire gateway (psql, drivers, BI tools) on the configured warehouse."""
+    import asyncio
+    import json
+    import logging
+    import signal
+
+    from gateway.server import GatewayServer, self_signed_context, tls_context
+
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = _app(ctx)
+    host = host or app.config.server.host
+    port = app.config.server.port if port is None else port
+    context = None
+    if tls_cert and tls_key:
+        context = tls_context(tls_cert, tls_key)
+    elif tls_self_signed:
+        context = self_signed_context(str(app.home / "tls"))
+
+    async def run() -> None:
+        server = GatewayServer(app, host, port, ssl_context=context)
+        bound = await server.start()
+        click.echo(f"egress: PostgreSQL gateway listening on {host}:{bound}"
+                   f"{' (TLS offered)' if context else ''}")
+        click.echo(f"  psql \"host={host} port={bound} user=alice dbname=egress\"   (password: alice)")
+        click.echo(f"  postgresql://alice:alice@{host}:{bound}/egress")
+        click.echo("ready " + json.dumps({"host": host, "port": bound}), err=True)
+        sys.stdout.flush()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        serving = asyncio.create_task(server.serve_forever())
+        await stop.wait()
+        serving.cancel()
+        await server.close()
+
+    asyncio.run(run())
+
+
 # -- data ----------------------------------------------------------------------------------------
 @main.command("demo-data")
 @click.option("--companies", default=100_000, show_default=True, type=click.IntRange(min=10))

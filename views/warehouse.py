@@ -155,21 +155,23 @@ class Warehouse:
         with self._lock:
             return self._db.cursor()
 
-    def stream(self, sql: str, *, batch_rows: int = 65_536) -> "Stream":
+    def stream(self, sql: str, *, params: list[object] | None = None, batch_rows: int = 32_768) -> "Stream":
         """Start ``sql`` (already policy-checked) and return a stream of Arrow batches."""
         cursor = self.cursor()
         try:
-            reader = cursor.sql(sql).to_arrow_reader(batch_rows)
+            relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
+            reader = relation.to_arrow_reader(batch_rows)
         except duckdb.Error as err:
             cursor.close()
             raise translate(err) from None
         return Stream(cursor, reader)
 
-    def schema_of(self, sql: str) -> pa.Schema:
-        """The result schema without running the query (DuckDB binds, LIMIT 0 plans nothing)."""
+    def schema_of(self, sql: str, params: list[object] | None = None) -> pa.Schema:
+        """The result schema without running the query (DuckDB binds, LIMIT 0 reads nothing)."""
         cursor = self.cursor()
         try:
-            return cursor.sql(sql).limit(0).to_arrow_table().schema
+            relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
+            return relation.limit(0).to_arrow_table().schema
         except duckdb.Error as err:
             raise translate(err) from None
         finally:

@@ -1,0 +1,346 @@
+"""PostgreSQL types for Arrow columns: OIDs, and whole batches encoded as DataRow messages.
+
+Encoding is vectorised: each column becomes an array of field values (text or binary), each
+field gets its int32 length prefix from numpy, and pyarrow joins the pieces element-wise into
+one buffer holding every DataRow of the batch. Python touches single values only for the rare
+types without a kernel (numeric in binary, intervals, nested types).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exporters.encode import joined_bytes
+from sql.errors import FeatureNotSupported, InvalidParameterValue
+
+# OIDs (pg_type.oid) of the types egress sends
+BOOL, BYTEA, INT8, INT2, INT4, TEXT, JSON, FLOAT4, FLOAT8, UNKNOWN = 16, 17, 20, 21, 23, 25, 114, 700, 701, 705
+VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID = 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950
+ARRAY_OF = {BOOL: 1000, INT2: 1005, INT4: 1007, INT8: 1016, TEXT: 1009, FLOAT4: 1021, FLOAT8: 1022,
+            DATE: 1182, TIMESTAMP: 1115, TIMESTAMPTZ: 1185, NUMERIC: 1231, VARCHAR: 1015, UUID: 2951}
+TYPE_SIZE = {BOOL: 1, INT2: 2, INT4: 4, INT8: 8, FLOAT4: 4, FLOAT8: 8, DATE: 4, TIMESTAMP: 8,
+             TIMESTAMPTZ: 8, UUID: 16, INTERVAL: 16, TIME: 8}
+TYPE_NAMES = {BOOL: "boolean", BYTEA: "bytea", INT8: "bigint", INT2: "smallint", INT4: "integer",
+              TEXT: "text", JSON: "json", FLOAT4: "real", FLOAT8: "double precision",
+              VARCHAR: "character varying", DATE: "date", TIME: "time without time zone",
+              TIMESTAMP: "timestamp without time zone", TIMESTAMPTZ: "timestamp with time zone",
+              INTERVAL: "interval", NUMERIC: "numeric", UUID: "uuid", UNKNOWN: "unknown"}
+
+PG_EPOCH_DAYS = 10_957  # 2000-01-01 - 1970-01-01
+PG_EPOCH_MICROS = PG_EPOCH_DAYS * 86_400_000_000
+
+
+def oid_for(t: pa.DataType) -> int:
+    if pa.types.is_boolean(t):
+        return BOOL
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return INT2
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return INT4
+    if pa.types.is_integer(t):
+        return INT8 if not pa.types.is_uint64(t) else NUMERIC
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return FLOAT4
+    if pa.types.is_floating(t):
+        return FLOAT8
+    if pa.types.is_decimal(t):
+        return NUMERIC
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return TEXT
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return BYTEA
+    if pa.types.is_date(t):
+        return DATE
+    if pa.types.is_timestamp(t):
+        return TIMESTAMPTZ if t.tz else TIMESTAMP
+    if pa.types.is_time(t):
+        return TIME
+    if pa.types.is_duration(t) or pa.types.is_interval(t):
+        return INTERVAL
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return ARRAY_OF.get(oid_for(t.value_type), TEXT)
+    if pa.types.is_dictionary(t):
+        return oid_for(t.value_type)
+    if isinstance(t, pa.ExtensionType) and "uuid" in str(t):
+        return UUID
+    if pa.types.is_fixed_size_binary(t) and t.byte_width == 16:
+        return UUID
+    return TEXT
+
+
+def modifier_for(t: pa.DataType) -> int:
+    if pa.types.is_decimal(t):
+        return ((t.precision << 16) | t.scale) + 4
+    return -1
+
+
+# -- text format --------------------------------------------------------------------------------
+def _float_text(arr: pa.Array) -> pa.Array:
+    text = pc.cast(arr, pa.string())
+    # PostgreSQL spells exponents with two digits (1e-07) and non-finite values in words
+    text = pc.replace_substring_regex(text, r"e([+-])(\d)$", r"e\10\2") if pc.any(
+        pc.match_substring(text, "e")).as_py() else text
+    if not pc.all(pc.is_finite(arr)).as_py():
+        text = pc.replace_substring(text, "inf", "Infinity")
+        text = pc.replace_substring(text, "nan", "NaN")
+    return text
+
+
+def _timestamp_text(arr: pa.Array, with_zone: bool) -> pa.Array:
+    micros = pc.fill_null(pc.cast(pc.cast(arr, pa.timestamp("us", tz=arr.type.tz), safe=False), pa.int64()), 0)
+    if not np.any(micros.to_numpy(zero_copy_only=False) % 1_000_000):  # whole seconds: the fast cast
+        text = pc.cast(pc.cast(arr, pa.timestamp("s"), safe=False), pa.string())
+    else:
+        text = pc.cast(pc.cast(arr, pa.timestamp("us"), safe=False), pa.string())
+        text = pc.replace_substring_regex(text, r"\.?0+$", "")
+    return pc.binary_join_element_wise(text, "+00", "") if with_zone else text
+
+
+def _py_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (list, tuple)):
+        return "{" + ",".join("NULL" if v is None else _array_item(v) for v in value) + "}"
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    if isinstance(value, dt.timedelta):
+        days, secs = value.days, value.seconds
+        hh, rem = divmod(secs, 3600)
+        mm, ss = divmod(rem, 60)
+        frac = f".{value.microseconds:06d}".rstrip("0") if value.microseconds else ""
+        return (f"{days} days " if days else "") + f"{hh:02d}:{mm:02d}:{ss:02d}{frac}"
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value)
+
+
+def _array_item(v: Any) -> str:
+    text = _py_text(v)
+    if text == "" or any(c in text for c in ',{}"\\ ') or text.upper() == "NULL":
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
+
+
+def text_values(arr: pa.Array) -> pa.Array:
+    """Each value in PostgreSQL's text output format, as UTF-8 binary (NULL stays NULL)."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return text_values(arr.dictionary_decode())
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        out = arr
+    elif pa.types.is_boolean(t):
+        out = pc.if_else(arr, "t", "f")
+    elif pa.types.is_integer(t) or pa.types.is_decimal(t):
+        out = pc.cast(arr, pa.string())
+    elif pa.types.is_floating(t):
+        out = _float_text(arr)
+    elif pa.types.is_date(t):
+        out = pc.cast(arr, pa.string())
+    elif pa.types.is_timestamp(t):
+        out = _timestamp_text(arr, with_zone=t.tz is not None)
+    else:
+        out = pa.array([None if v is None else _py_text(v) for v in arr.to_pylist()], pa.string())
+    return pc.cast(out, pa.binary())
+
+
+# -- binary format ------------------------------------------------------------------------------
+def _fixed(values: np.ndarray, width: int, validity: pa.Array) -> pa.Array:
+    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())])
+    out = pc.cast(raw, pa.binary())
+    if validity.null_count:
+        out = pc.if_else(pc.is_valid(validity), out, pa.scalar(None, pa.binary()))
+    return out
+
+
+def _numeric_binary(value: decimal.Decimal) -> bytes:
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN / Infinity
+        return struct.pack("!hhHH", 0, 0, 0xC000, 0)
+    dscale = max(-exponent, 0)
+    text = "".join(map(str, digits))
+    if exponent > 0:
+        text += "0" * exponent
+        exponent = 0
+    elif len(text) < -exponent:
+        text = "0" * (-exponent - len(text)) + text
+    int_part = text[: len(text) + exponent] if exponent < 0 else text
+    frac_part = text[len(text) + exponent:] if exponent < 0 else ""
+    int_part = int_part.lstrip("0")
+    int_part = "0" * (-len(int_part) % 4) + int_part
+    frac_part = frac_part + "0" * (-len(frac_part) % 4)
+    groups = [int(int_part[i:i + 4]) for i in range(0, len(int_part), 4)]
+    weight = len(groups) - 1
+    groups += [int(frac_part[i:i + 4]) for i in range(0, len(frac_part), 4)]
+    while groups and groups[-1] == 0:
+        groups.pop()
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    if not groups:
+        weight = 0
+    return struct.pack(f"!hhHH{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, dscale, *groups)
+
+
+def binary_values(arr: pa.Array) -> pa.Array:
+    """Each value in PostgreSQL's binary format (NULL stays NULL)."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return binary_values(arr.dictionary_decode())
+    oid = oid_for(t)
+    n = len(arr)
+    if oid in (TEXT, VARCHAR) and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return pc.cast(arr, pa.binary())
+    if oid == BYTEA:
+        return pc.cast(arr, pa.binary())
+    if oid == BOOL:
+        return _fixed(np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint8), 1, arr)
+    if oid in (INT2, INT4, INT8):
+        dtype = {INT2: ">i2", INT4: ">i4", INT8: ">i8"}[oid]
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(dtype)
+        return _fixed(values, TYPE_SIZE[oid], arr)
+    if oid in (FLOAT4, FLOAT8):
+        dtype = ">f4" if oid == FLOAT4 else ">f8"
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(dtype)
+        return _fixed(values, TYPE_SIZE[oid], arr)
+    if oid == DATE:
+        days = pc.cast(pc.cast(arr, pa.date32()), pa.int32())
+        values = (pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64) - PG_EPOCH_DAYS).astype(">i4")
+        return _fixed(values, 4, arr)
+    if oid in (TIMESTAMP, TIMESTAMPTZ):
+        micros = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz), safe=False), pa.int64())
+        values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
+        return _fixed(values, 8, arr)
+    if oid == NUMERIC:
+        return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
+    if oid == UUID:
+        return pa.array([None if v is None else uuid.UUID(str(v)).bytes for v in arr.to_pylist()], pa.binary())
+    # everything else: the text representation is a valid binary representation for text-like types
+    if oid in (TEXT, JSON):
+        return text_values(arr)
+    raise FeatureNotSupported(f"binary format is not supported for type {TYPE_NAMES.get(oid, t)}",
+                              hint="request text format for this column")
+
+
+# -- DataRow assembly ---------------------------------------------------------------------------
+_D = pa.scalar(b"D", pa.binary())
+
+
+def _prefix(lengths: np.ndarray) -> pa.Array:
+    return pc.cast(pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(4), len(lengths), [None, pa.py_buffer(lengths.astype(">i4").tobytes())]), pa.binary())
+
+
+def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
+    """Every row of the batch as DataRow messages, back to back in one buffer."""
+    n = batch.num_rows
+    if n == 0:
+        return memoryview(b"")
+    total = np.full(n, 4 + 2, dtype=np.int64)
+    pieces: list[Any] = []
+    for i, column in enumerate(batch.columns):
+        values = binary_values(column) if (formats[i] if i < len(formats) else 0) == 1 else text_values(column)
+        lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        total += 4 + np.maximum(lengths, 0)
+        pieces.append(_prefix(lengths))
+        pieces.append(pc.fill_null(values, b""))
+    head = [_D, _prefix(total), pa.scalar(struct.pack("!h", batch.num_columns), pa.binary())]
+    rows = pc.binary_join_element_wise(*head, *pieces, pa.scalar(b"", pa.binary()))
+    return joined_bytes(rows)  # binary and string arrays share their buffer layout
+
+
+# -- parameters ---------------------------------------------------------------------------------
+def _binary_param(oid: int, raw: bytes) -> Any:
+    decoders: dict[int, Callable[[bytes], Any]] = {
+        BOOL: lambda b: b != b"\x00",
+        INT2: lambda b: struct.unpack("!h", b)[0],
+        INT4: lambda b: struct.unpack("!i", b)[0],
+        INT8: lambda b: struct.unpack("!q", b)[0],
+        FLOAT4: lambda b: struct.unpack("!f", b)[0],
+        FLOAT8: lambda b: struct.unpack("!d", b)[0],
+        TEXT: lambda b: b.decode("utf-8"),
+        VARCHAR: lambda b: b.decode("utf-8"),
+        UNKNOWN: lambda b: b.decode("utf-8"),
+        DATE: lambda b: dt.date(2000, 1, 1) + dt.timedelta(days=struct.unpack("!i", b)[0]),
+        TIMESTAMP: lambda b: dt.datetime(2000, 1, 1) + dt.timedelta(microseconds=struct.unpack("!q", b)[0]),
+        TIMESTAMPTZ: lambda b: dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        + dt.timedelta(microseconds=struct.unpack("!q", b)[0]),
+        BYTEA: lambda b: b,
+        UUID: lambda b: str(uuid.UUID(bytes=b)),
+        JSON: lambda b: b.decode("utf-8"),
+        NUMERIC: _numeric_from_binary,
+    }
+    decoder = decoders.get(oid)
+    if decoder is None:
+        raise FeatureNotSupported(f"binary parameters of type {oid} are not supported",
+                                  hint="send this parameter in text format")
+    try:
+        return decoder(raw)
+    except (struct.error, UnicodeDecodeError, ValueError) as err:
+        raise InvalidParameterValue(f"invalid binary value for parameter of type {oid}") from err
+
+
+def _numeric_from_binary(raw: bytes) -> decimal.Decimal:
+    ndigits, weight, sign, dscale = struct.unpack("!hhHH", raw[:8])
+    digits = struct.unpack(f"!{ndigits}H", raw[8:8 + 2 * ndigits])
+    if sign == 0xC000:
+        return decimal.Decimal("NaN")
+    value = decimal.Decimal(0)
+    for i, d in enumerate(digits):
+        value += decimal.Decimal(d).scaleb(4 * (weight - i))
+    value = value.quantize(decimal.Decimal(1).scaleb(-dscale)) if dscale else value
+    return -value if sign == 0x4000 else value
+
+
+def _text_param(oid: int, text: str) -> Any:
+    try:
+        if oid in (INT2, INT4, INT8):
+            return int(text)
+        if oid in (FLOAT4, FLOAT8):
+            return float(text)
+        if oid == NUMERIC:
+            return decimal.Decimal(text)
+        if oid == BOOL:
+            return text.strip().lower() in ("t", "true", "1", "y", "yes", "on")
+        if oid == DATE:
+            return dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidParameterValue(f"invalid input syntax for type {TYPE_NAMES.get(oid, oid)}: {text!r}") from err
+    return text
+
+
+def decode_params(oids: tuple[int, ...], formats: tuple[int, ...], raw: tuple[bytes | None, ...]) -> list[Any]:
+    out = []
+    for i, value in enumerate(raw):
+        oid = oids[i] if i < len(oids) else 0
+        fmt = formats[0] if len(formats) == 1 else (formats[i] if i < len(formats) else 0)
+        if value is None:
+            out.append(None)
+        elif fmt == 1:
+            out.append(_binary_param(oid or TEXT, value))
+        else:
+            try:
+                out.append(_text_param(oid, value.decode("utf-8")))
+            except UnicodeDecodeError:
+                raise InvalidParameterValue("parameter is not valid UTF-8") from None
+    return out
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    oid: int
+    modifier: int = -1
+
+
+def describe(schema: pa.Schema) -> list[Column]:
+    return [Column(f.name, oid_for(f.type), modifier_for(f.type)) for f in schema]

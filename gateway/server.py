@@ -1,0 +1,198 @@
+"""The asyncio server: sockets, TLS and backpressure only. Everything else is Session's.
+
+Each message's output is pulled from the session's generator on a worker thread (DuckDB blocks)
+and written to the socket, awaiting drain() after every chunk: a slow client slows its query,
+never the server. A client that goes away mid-result closes its generator, which cancels and
+frees its query. Protocol garbage ends that one connection with 08P01.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
+
+from gateway import messages as m
+from gateway.catalog import ShadowCatalogs
+from gateway.codec import FrontendParser, ProtocolViolation, encode
+from gateway.session import Session
+from service.app import App
+from sql.errors import EgressError, InvalidAuthorization, InvalidPassword
+
+log = logging.getLogger("egress.gateway")
+_END = object()
+AUTH_FAILURE_DELAY = 0.3  # seconds before a failed login is answered
+
+
+class TooManyConnections(EgressError, code="53300"):
+    pass
+
+
+class GatewayServer:
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 5433, *,
+                 ssl_context: ssl.SSLContext | None = None, max_connections: int = 100,
+                 workers: int = 32) -> None:
+        self.app, self.host, self.port = app, host, port
+        self.ssl_context = ssl_context
+        self.max_connections = max_connections
+        self.shadows = ShadowCatalogs(app.catalog)
+        self.sessions: dict[int, Session] = {}
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="egress-session")
+        self._pids = itertools.count(1000)
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._client, self.host, self.port, limit=1 << 20)
+        sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+        return self.port
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        async with self._server:
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for session in list(self.sessions.values()):
+            session.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.shadows.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pid = next(self._pids)
+        session = Session(self.app, self.shadows, pid, secrets.randbits(31))
+        parser = FrontendParser()
+        registered = False
+        try:
+            while not session.closed:
+                data = await reader.read(1 << 16)
+                if not data:
+                    break
+                parser.receive(data)
+                for msg in parser:
+                    if isinstance(msg, m.SSLRequest):
+                        if self.ssl_context is not None and not session.tls:
+                            writer.write(b"S")
+                            await writer.drain()
+                            await writer.start_tls(self.ssl_context)
+                            session.tls = True
+                        else:
+                            writer.write(b"N")
+                            await writer.drain()
+                        continue
+                    if isinstance(msg, m.GSSENCRequest):
+                        writer.write(b"N")
+                        await writer.drain()
+                        continue
+                    if isinstance(msg, m.CancelRequest):
+                        target = self.sessions.get(msg.pid)
+                        if target is not None and target.key == msg.key:
+                            target.cancel()
+                        return
+                    if isinstance(msg, m.StartupMessage):
+                        parser.end_startup()
+                        if len(self.sessions) >= self.max_connections:
+                            raise TooManyConnections("sorry, too many clients already")
+                        self.sessions[pid] = session
+                        registered = True
+                    await self._pump(session.handle(msg), writer)
+                    if session.closed:
+                        break
+        except ProtocolViolation as err:
+            await self._fatal(writer, err)
+        except (InvalidPassword, InvalidAuthorization) as err:
+            await asyncio.sleep(AUTH_FAILURE_DELAY)
+            await self._fatal(writer, InvalidPassword(f'password authentication failed for user "{session.user}"')
+                              if isinstance(err, InvalidPassword) else err)
+        except EgressError as err:
+            await self._fatal(writer, err)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # never the server: log it, end this connection with a generic error
+            log.exception("connection %d failed", pid)
+            await self._fatal(writer, EgressError("internal error"))
+        finally:
+            if registered:
+                self.sessions.pop(pid, None)
+            session.cancel()
+            await asyncio.get_running_loop().run_in_executor(self.executor, session.close)
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except (ConnectionError, OSError, ssl.SSLError):
+                pass
+
+    async def _pump(self, chunks: Iterator[bytes], writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self.executor, next, chunks, _END)
+                if chunk is _END:
+                    return
+                writer.write(chunk)  # type: ignore[arg-type]
+                await writer.drain()
+        finally:
+            await loop.run_in_executor(self.executor, _close_generator, chunks)
+
+    async def _fatal(self, writer: asyncio.StreamWriter, err: EgressError) -> None:
+        try:
+            writer.write(encode(m.ErrorResponse("FATAL", err.sqlstate, err.message, None, err.detail, err.hint)))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+
+def _close_generator(gen: Iterator[bytes]) -> None:
+    close = getattr(gen, "close", None)
+    if close is not None:
+        try:
+            close()
+        except EgressError:
+            pass
+
+
+def self_signed_context(directory: str) -> ssl.SSLContext:
+    """A throwaway certificate for trying TLS (`egress serve --tls-self-signed`)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context

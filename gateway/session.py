@@ -1,0 +1,639 @@
+"""One client connection as a state machine: frontend messages in, wire bytes out. No sockets.
+
+    session = Session(app, shadows, pid, key)
+    for chunk in session.handle(message):   # blocking (DuckDB); the server pulls it on a thread
+        send(chunk)
+
+Results stream: handle() yields one chunk of DataRow (or CopyData) messages per Arrow batch, so
+the server's writes, and their backpressure, pace the query. A portal executed with a row limit
+keeps its position between Execute messages (PortalSuspended).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import pyarrow as pa
+from sqlglot import exp
+
+from gateway import catalog as shadow
+from gateway import messages as m
+from gateway import pgtypes
+from gateway.auth import MECHANISM, ScramExchange
+from gateway.codec import ProtocolViolation, copy_data, encode
+from gateway.copyout import CopyEncoder
+from service.app import App
+from sql.copy import parse_copy
+from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError,
+                        InvalidPassword, QueryCanceled, SyntaxError_)
+from sql.model import Principal
+from sql.parse import Kind, Statement, parse_one, split, tokenize
+from sql.policy import Compiled, refuse_kind
+
+log = logging.getLogger("egress.gateway")
+
+# Client parameters a session may SET / SHOW / RESET, with their defaults.
+CLIENT_PARAMETERS: dict[str, str] = {
+    "application_name": "", "client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC",
+    "intervalstyle": "postgres", "extra_float_digits": "1", "client_min_messages": "notice",
+    "search_path": '"$user", public', "statement_timeout": "0", "lock_timeout": "0",
+    "idle_in_transaction_session_timeout": "0", "standard_conforming_strings": "on",
+    "bytea_output": "hex", "default_transaction_isolation": "read committed",
+    "transaction_isolation": "read committed", "default_transaction_read_only": "on",
+    "transaction_read_only": "on", "server_version": pgtypes.__dict__.get("SERVER_VERSION", "16.4"),
+    "server_encoding": "UTF8", "integer_datetimes": "on", "is_superuser": "off", "max_identifier_length": "63",
+    "lc_collate": "C", "lc_ctype": "C", "jit": "off", "geqo": "on", "row_security": "on",
+    "work_mem": "4MB", "max_connections": "100", "tcp_keepalives_idle": "0",
+}
+CLIENT_PARAMETERS["server_version"] = shadow.SERVER_VERSION
+REPORTED = ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone", "integer_datetimes",
+            "standard_conforming_strings", "IntervalStyle", "application_name", "is_superuser",
+            "session_authorization", "default_transaction_read_only", "in_hot_standby")
+_CASED = {"datestyle": "DateStyle", "timezone": "TimeZone", "intervalstyle": "IntervalStyle"}
+
+
+@dataclass
+class Prepared:
+    name: str
+    text: str
+    statement: Statement
+    param_oids: tuple[int, ...]
+    tree: exp.Expression | None = None  # parsed query (QUERY kind)
+    catalog: bool = False
+    compiled: Compiled | None = None
+    columns: list[pgtypes.Column] | None = None
+
+
+@dataclass
+class Portal:
+    prepared: Prepared
+    params: list[Any]
+    formats: tuple[int, ...]
+    rows_sent: int = 0
+    batches: Iterator[pa.RecordBatch] | None = None
+    leftover: pa.RecordBatch | None = None
+    stream: Any = None
+    done: bool = False
+    described: bool = False
+    simple: bool = False  # simple query: RowDescription comes from the running stream's schema
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    tag: str = ""
+
+
+class Session:
+    def __init__(self, app: App, shadows: shadow.ShadowCatalogs, pid: int, key: int, *,
+                 tls: bool = False) -> None:
+        self.app, self.shadows, self.pid, self.key, self.tls = app, shadows, pid, key, tls
+        self.state = "startup"
+        self.user = ""
+        self.principal: Principal | None = None
+        self.params: dict[str, str] = dict(CLIENT_PARAMETERS)
+        self.scram: ScramExchange | None = None
+        self.tx = m.TxStatus.IDLE
+        self.prepared: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.skip_to_sync = False
+        self.closed = False
+        self._running: Any = None  # the stream being read, for CancelRequest
+        self._lock = threading.Lock()
+
+    # -- entry point ----------------------------------------------------------------------------
+    def handle(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if self.state == "startup":
+            yield from self._startup(msg)
+        elif self.state == "auth":
+            yield from self._auth(msg)
+        elif isinstance(msg, m.Terminate):
+            self.closed = True
+        elif isinstance(msg, m.Query):
+            yield from self._simple(msg.sql)
+        elif isinstance(msg, m.Sync):
+            self.skip_to_sync = False
+            if self.tx == m.TxStatus.IDLE:
+                self.portals.pop("", None)
+            yield encode(m.ReadyForQuery(self.tx))
+        elif isinstance(msg, (m.Parse, m.Bind, m.Describe, m.Execute, m.Close, m.Flush)):
+            if self.skip_to_sync:
+                return
+            try:
+                yield from self._extended(msg)
+            except EgressError as err:
+                self.skip_to_sync = True
+                self._fail_tx()
+                yield self._error(err)
+        elif isinstance(msg, (m.CopyDataIn, m.CopyDoneIn, m.CopyFail)):
+            return  # stray COPY-in messages are ignored, as PostgreSQL does outside COPY FROM
+        else:
+            raise ProtocolViolation(f"unexpected message {type(msg).__name__}")
+
+    def cancel(self) -> None:
+        with self._lock:
+            running = self._running
+        if running is not None:
+            running.cancel()
+
+    def close(self) -> None:
+        for portal in self.portals.values():
+            if portal.stream is not None:
+                portal.stream.close()
+        self.portals.clear()
+
+    # -- startup and authentication -------------------------------------------------------------
+    def _startup(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if not isinstance(msg, m.StartupMessage):
+            raise ProtocolViolation(f"expected a startup message, got {type(msg).__name__}")
+        self.user = msg.params.get("user", "")
+        if not self.user:
+            raise InvalidPassword("no user name given")  # answered as FATAL by the server
+        for key in ("application_name", "client_encoding", "datestyle", "timezone"):
+            if key in msg.params or key.lower() in {k.lower() for k in msg.params}:
+                value = next(v for k, v in msg.params.items() if k.lower() == key)
+                self.params[key] = value
+        if self.params["client_encoding"].upper().replace("-", "") not in ("UTF8", "UNICODE"):
+            raise FeatureNotSupported("only UTF8 client encoding is supported")
+        self.params["client_encoding"] = "UTF8"
+        self.scram = ScramExchange(self.app.verifier(self.user))
+        self.state = "auth"
+        yield encode(m.Authentication(m.Auth.SASL, MECHANISM.encode() + b"\x00\x00"))
+
+    def _auth(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if not isinstance(msg, m.PasswordMessage) or self.scram is None:
+            raise ProtocolViolation("expected a SASL response")
+        if not hasattr(self, "_sasl_started"):
+            self._sasl_started = True
+            mechanism, payload = ScramExchange.parse_initial(msg.data)
+            if mechanism != MECHANISM:
+                raise InvalidPassword(f"unsupported SASL mechanism {mechanism}")
+            yield encode(m.Authentication(m.Auth.SASL_CONTINUE, self.scram.first(payload)))
+            return
+        final = self.scram.final(msg.data)
+        self.principal = self.app.principal(self.user)
+        self.state = "ready"
+        yield encode(m.Authentication(m.Auth.SASL_FINAL, final))
+        yield encode(m.Authentication(m.Auth.OK))
+        for name in REPORTED:
+            yield encode(m.ParameterStatus(name, self._reported(name)))
+        yield encode(m.BackendKeyData(self.pid, self.key))
+        yield encode(m.ReadyForQuery(self.tx))
+
+    def _reported(self, name: str) -> str:
+        if name == "session_authorization":
+            return self.user
+        if name == "in_hot_standby":
+            return "off"
+        return self.params.get(name.lower(), "")
+
+    # -- simple query ---------------------------------------------------------------------------
+    def _simple(self, text: str) -> Iterator[bytes]:
+        try:
+            statements = split(text)
+        except EgressError as err:
+            self._fail_tx()
+            yield self._error(err)
+            yield encode(m.ReadyForQuery(self.tx))
+            return
+        if not statements:
+            yield encode(m.EmptyQueryResponse())
+        for stmt in statements:
+            try:
+                if self.tx == m.TxStatus.FAILED and not self._ends_tx(stmt):
+                    raise InFailedTransaction("current transaction is aborted, commands ignored until end of transaction block")
+                prepared = self._prepare("", stmt.text, stmt, ())
+                portal = Portal(prepared, [], (), simple=True)
+                yield from self._execute(portal, 0)
+            except EgressError as err:
+                self._fail_tx()
+                yield self._error(err)
+                break
+        yield encode(m.ReadyForQuery(self.tx))
+
+    # -- extended query -------------------------------------------------------------------------
+    def _extended(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if isinstance(msg, m.Parse):
+            statements = split(msg.sql)
+            if len(statements) > 1:
+                raise SyntaxError_("cannot insert multiple commands into a prepared statement")
+            if msg.name and msg.name in self.prepared:
+                raise DuplicatePrepared(f'prepared statement "{msg.name}" already exists')
+            stmt = statements[0] if statements else Statement(Kind.OTHER, "", "", 0)
+            self.prepared[msg.name] = self._prepare(msg.name, msg.sql, stmt, msg.param_oids)
+            yield encode(m.ParseComplete())
+        elif isinstance(msg, m.Bind):
+            prepared = self.prepared.get(msg.statement)
+            if prepared is None:
+                raise UndefinedPrepared(f'prepared statement "{msg.statement}" does not exist')
+            oids = self._param_oids(prepared)
+            if len(msg.params) != len(oids):
+                raise ProtocolViolation(f"bind message supplies {len(msg.params)} parameters, "
+                                        f"but prepared statement requires {len(oids)}")
+            params = pgtypes.decode_params(oids, msg.param_formats, msg.params)
+            old = self.portals.pop(msg.portal, None)
+            if old is not None and old.stream is not None:
+                old.stream.close()
+            self.portals[msg.portal] = Portal(prepared, params, msg.result_formats)
+            yield encode(m.BindComplete())
+        elif isinstance(msg, m.Describe):
+            if msg.kind == "S":
+                prepared = self.prepared.get(msg.name)
+                if prepared is None:
+                    raise UndefinedPrepared(f'prepared statement "{msg.name}" does not exist')
+                yield encode(m.ParameterDescription(tuple(self._param_oids(prepared))))
+                yield from self._describe_portal(Portal(prepared, [None] * len(self._param_oids(prepared)), ()),
+                                                 simple=False, statement=True)
+            else:
+                portal = self.portals.get(msg.name)
+                if portal is None:
+                    raise UndefinedCursor(f'portal "{msg.name}" does not exist')
+                yield from self._describe_portal(portal, simple=False)
+        elif isinstance(msg, m.Execute):
+            portal = self.portals.get(msg.portal)
+            if portal is None:
+                raise UndefinedCursor(f'portal "{msg.portal}" does not exist')
+            yield from self._execute(portal, msg.max_rows)
+        elif isinstance(msg, m.Close):
+            if msg.kind == "S":
+                self.prepared.pop(msg.name, None)
+            else:
+                portal = self.portals.pop(msg.name, None)
+                if portal is not None and portal.stream is not None:
+                    portal.stream.close()
+            yield encode(m.CloseComplete())
+        elif isinstance(msg, m.Flush):
+            return
+
+    # -- statements ---------------------------------------------------------------------------
+    def _prepare(self, name: str, text: str, stmt: Statement, oids: tuple[int, ...]) -> Prepared:
+        prepared = Prepared(name, stmt.text, stmt, oids)
+        if stmt.kind is Kind.QUERY:
+            tree = parse_one(stmt.text, base=stmt.offset)
+            prepared.tree = tree
+            prepared.catalog = shadow.is_catalog_query(tree)
+            if not prepared.catalog:
+                assert self.principal is not None
+                prepared.compiled = self.app.compile(self.principal, tree)
+        elif stmt.kind in (Kind.WRITE, Kind.ENGINE, Kind.OTHER):
+            if not self._is_tableau_probe(stmt):
+                raise refuse_kind(stmt)
+        return prepared
+
+    def _param_oids(self, prepared: Prepared) -> list[int]:
+        tree = prepared.tree
+        count = 0
+        if tree is not None:
+            numbers = [int(p.name) for p in tree.find_all(exp.Parameter) if str(p.name).isdigit()]
+            count = max(numbers, default=0)
+        oids = list(prepared.param_oids) + [0] * max(0, count - len(prepared.param_oids))
+        for i, oid in enumerate(oids):
+            if oid == 0:
+                oids[i] = self._infer_param(tree, i + 1)
+        return oids
+
+    def _infer_param(self, tree: exp.Expression | None, number: int) -> int:
+        """The type a $n takes from what it meets: a column, a cast, LIMIT/OFFSET; else text."""
+        if tree is None or self.principal is None:
+            return pgtypes.TEXT
+        types: dict[str, str] = {}
+        for view in self.principal.visible_views(self.app.catalog):
+            for col in self.principal.visible_columns(view):
+                types.setdefault(col.name, col.type)
+        for param in tree.find_all(exp.Parameter):
+            if str(param.name) != str(number):
+                continue
+            parent = param.parent
+            if isinstance(parent, exp.Cast):
+                return _oid_of_type(parent.to.sql(dialect="duckdb"))
+            if isinstance(parent, (exp.Limit, exp.Offset)):
+                return pgtypes.INT8
+            if isinstance(parent, exp.Binary):
+                other = parent.left if parent.right is param else parent.right
+                if isinstance(other, exp.Column) and other.name in types:
+                    return _oid_of_type(types[other.name])
+            if isinstance(parent, exp.In) and isinstance(parent.this, exp.Column) and parent.this.name in types:
+                return _oid_of_type(types[parent.this.name])
+        return pgtypes.TEXT
+
+    def _describe_portal(self, portal: Portal, *, simple: bool, statement: bool = False) -> Iterator[bytes]:
+        prepared = portal.prepared
+        columns = self._columns(portal)
+        if columns is None:
+            if not simple:
+                yield encode(m.NoData())
+            return
+        formats = () if statement else portal.formats
+        fields = []
+        for i, col in enumerate(columns):
+            fmt = formats[0] if len(formats) == 1 else (formats[i] if i < len(formats) else 0)
+            fields.append(m.Field(col.name, col.oid, pgtypes.TYPE_SIZE.get(col.oid, -1), col.modifier, fmt))
+        if prepared.statement.kind is Kind.COPY:
+            return
+        portal.described = True
+        yield encode(m.RowDescription(tuple(fields)))
+
+    def _columns(self, portal: Portal) -> list[pgtypes.Column] | None:
+        prepared = portal.prepared
+        kind = prepared.statement.kind
+        if kind is Kind.SESSION:
+            word = prepared.statement.keyword
+            if word == "SHOW":
+                return [pgtypes.Column(self._show_name(prepared.statement), pgtypes.TEXT)]
+            if word in ("FETCH",):
+                return None
+            return None
+        if kind is Kind.COPY or prepared.tree is None:
+            return None
+        if prepared.catalog:
+            if prepared.columns is None:
+                assert self.principal is not None
+                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid) \
+                    if isinstance(prepared.tree, exp.Select) else \
+                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid)
+                prepared.columns = pgtypes.describe(table.schema)
+            return prepared.columns
+        assert prepared.compiled is not None
+        if prepared.columns is None:
+            schema = self.app.warehouse.schema_of(prepared.compiled.sql, params=[None] * len(self._param_oids(prepared)))
+            prepared.columns = pgtypes.describe(schema)
+        return prepared.columns
+
+    def _execute(self, portal: Portal, max_rows: int) -> Iterator[bytes]:
+        prepared = portal.prepared
+        kind = prepared.statement.kind
+        started = time.perf_counter()
+        if kind is Kind.SESSION:
+            yield from self._session_statement(prepared.statement, portal)
+            return
+        if kind is Kind.COPY:
+            outcome = Outcome()
+            yield from self._copy(prepared, outcome)
+            self._log(prepared, outcome.rows, started)
+            return
+        if prepared.tree is None:
+            if self._is_tableau_probe(prepared.statement):
+                yield encode(m.CommandComplete("CREATE TABLE"))
+                return
+            yield encode(m.EmptyQueryResponse())
+            return
+        yield from self._rows(portal, max_rows)
+        if portal.done:
+            self._log(prepared, portal.rows_sent, started)
+
+    def _rows(self, portal: Portal, max_rows: int) -> Iterator[bytes]:
+        prepared = portal.prepared
+        assert self.principal is not None
+        if portal.batches is None and not portal.done:
+            table = None
+            if prepared.catalog:
+                table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid)  # type: ignore[arg-type]
+                portal.batches = iter(table.to_batches())
+            else:
+                assert prepared.compiled is not None
+                stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
+                                                   batch_rows=self.app.config.warehouse.batch_rows)
+                stream.row_cap = prepared.compiled.row_cap
+                portal.stream = stream
+                portal.batches = iter(stream)
+        if portal.simple and not portal.described:
+            schema = portal.stream.schema if portal.stream is not None else table.schema  # noqa: F821
+            portal.prepared.columns = pgtypes.describe(schema)
+            portal.described = True
+            yield encode(m.RowDescription(tuple(
+                m.Field(c.name, c.oid, pgtypes.TYPE_SIZE.get(c.oid, -1), c.modifier) for c in portal.prepared.columns)))
+        columns = self._columns(portal) or []
+        formats = tuple(
+            (portal.formats[0] if len(portal.formats) == 1 else (portal.formats[i] if i < len(portal.formats) else 0))
+            for i in range(len(columns)))
+        sent_now = 0
+        with self._lock:
+            self._running = portal.stream
+        try:
+            while not portal.done:
+                batch = portal.leftover
+                portal.leftover = None
+                if batch is None:
+                    assert portal.batches is not None
+                    batch = next(portal.batches, None)
+                    if batch is None:
+                        portal.done = True
+                        break
+                if max_rows:
+                    room = max_rows - sent_now
+                    if batch.num_rows > room:
+                        portal.leftover = batch.slice(room)
+                        batch = batch.slice(0, room)
+                if batch.num_rows:
+                    yield bytes(pgtypes.data_rows(batch, formats))
+                    sent_now += batch.num_rows
+                    portal.rows_sent += batch.num_rows
+                if max_rows and sent_now >= max_rows:
+                    break
+        except EgressError:
+            portal.done = True
+            if portal.stream is not None:
+                portal.stream.close()
+            raise
+        finally:
+            with self._lock:
+                self._running = None
+        if portal.done:
+            if portal.stream is not None:
+                portal.stream.close()
+            yield encode(m.CommandComplete(f"SELECT {portal.rows_sent}"))
+        else:
+            yield encode(m.PortalSuspended())
+
+    # -- COPY ... TO STDOUT ---------------------------------------------------------------------
+    def _copy(self, prepared: Prepared, outcome: Outcome) -> Iterator[bytes]:
+        assert self.principal is not None
+        spec = parse_copy(prepared.statement.text, base=prepared.statement.offset)
+        if spec.target != "STDOUT":
+            raise FeatureNotSupported("server-side COPY to a file is not available yet",
+                                      hint="use COPY ... TO STDOUT, or `egress export`")
+        compiled = self.app.compile(self.principal, spec.query)
+        encoder = CopyEncoder.for_options(spec.options)
+        stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows)
+        stream.row_cap = compiled.row_cap
+        with self._lock:
+            self._running = stream
+        try:
+            yield encode(m.CopyOutResponse(encoder.format_code, tuple([encoder.format_code] * len(stream.schema))))
+            head = encoder.header_bytes(stream.schema)
+            if head:
+                yield copy_data(head)
+            for batch in stream:
+                yield bytes(encoder.encode(batch))
+                outcome.rows += batch.num_rows
+            tail = encoder.trailer()
+            if tail:
+                yield copy_data(tail)
+            yield encode(m.CopyDone())
+            yield encode(m.CommandComplete(f"COPY {outcome.rows}"))
+        finally:
+            stream.close()
+            with self._lock:
+                self._running = None
+
+    # -- session statements ---------------------------------------------------------------------
+    def _session_statement(self, stmt: Statement, portal: Portal) -> Iterator[bytes]:
+        tokens = tokenize(stmt.text)
+        words = [t.text for t in tokens]
+        first = words[0].upper()
+        if first in ("BEGIN", "START"):
+            if self.tx == m.TxStatus.IDLE:
+                self.tx = m.TxStatus.IN_TRANSACTION
+            yield encode(m.CommandComplete("BEGIN"))
+        elif first in ("COMMIT", "END"):
+            tag = "ROLLBACK" if self.tx == m.TxStatus.FAILED else "COMMIT"
+            self.tx = m.TxStatus.IDLE
+            yield encode(m.CommandComplete(tag))
+        elif first in ("ROLLBACK", "ABORT"):
+            self.tx = m.TxStatus.IDLE
+            yield encode(m.CommandComplete("ROLLBACK"))
+        elif first in ("SAVEPOINT", "RELEASE"):
+            yield encode(m.CommandComplete(first))
+        elif first == "SET":
+            yield from self._set(words, stmt)
+        elif first == "RESET":
+            name = words[1].lower() if len(words) > 1 else ""
+            if name == "all":
+                self.params = dict(CLIENT_PARAMETERS)
+            elif name in CLIENT_PARAMETERS:
+                self.params[name] = CLIENT_PARAMETERS[name]
+            else:
+                raise InsufficientPrivilege(f'permission denied to set parameter "{name}"')
+            yield encode(m.CommandComplete("RESET"))
+        elif first == "SHOW":
+            name = self._show_name(stmt)
+            value = self._show_value(name)
+            if not portal.described:
+                yield encode(m.RowDescription((m.Field(name, pgtypes.TEXT),)))
+            yield bytes(pgtypes.data_rows(pa.record_batch({name: [value]}), (0,)))
+            yield encode(m.CommandComplete("SHOW"))
+        elif first == "DISCARD":
+            self.prepared.clear()
+            self.close()
+            yield encode(m.CommandComplete("DISCARD ALL"))
+        elif first == "DEALLOCATE":
+            target = words[-1]
+            if target.upper() == "ALL":
+                self.prepared = {k: v for k, v in self.prepared.items() if k == ""}
+            else:
+                self.prepared.pop(target.strip('"'), None)
+            yield encode(m.CommandComplete("DEALLOCATE" + (" ALL" if target.upper() == "ALL" else "")))
+        else:
+            raise FeatureNotSupported(f"{first} is not supported yet")
+
+    def _set(self, words: list[str], stmt: Statement) -> Iterator[bytes]:
+        rest = words[1:]
+        if rest and rest[0].upper() in ("SESSION", "LOCAL"):
+            if len(rest) > 1 and rest[1].upper() == "CHARACTERISTICS":
+                yield encode(m.CommandComplete("SET"))
+                return
+            rest = rest[1:]
+        if rest and rest[0].upper() == "TRANSACTION":
+            yield encode(m.CommandComplete("SET"))
+            return
+        if rest and rest[0].upper() == "TIME" and len(rest) > 1 and rest[1].upper() == "ZONE":
+            rest = ["timezone", "="] + rest[2:]
+        if len(rest) < 2:
+            raise SyntaxError_("syntax error in SET", position=stmt.offset + len(stmt.text))
+        name = rest[0].lower()
+        value_words = rest[2:] if rest[1] in ("=",) or rest[1].upper() == "TO" else rest[1:]
+        value = ", ".join(w.strip("'") for w in value_words if w != ",")
+        if name not in CLIENT_PARAMETERS:
+            raise InsufficientPrivilege(f'permission denied to set parameter "{name}"',
+                                        hint="only client parameters can be set; engine settings are fixed")
+        if name == "client_encoding" and value.upper().replace("-", "") not in ("UTF8", "UNICODE"):
+            raise FeatureNotSupported("only UTF8 client encoding is supported")
+        self.params[name] = value if value.upper() != "DEFAULT" else CLIENT_PARAMETERS[name]
+        yield encode(m.CommandComplete("SET"))
+        cased = _CASED.get(name, name)
+        if cased in REPORTED:
+            yield encode(m.ParameterStatus(cased, self.params[name]))
+
+    def _show_name(self, stmt: Statement) -> str:
+        words = [t.text for t in tokenize(stmt.text)]
+        name = " ".join(words[1:]).lower()
+        return {"transaction isolation level": "transaction_isolation", "time zone": "timezone"}.get(name, name)
+
+    def _show_value(self, name: str) -> str:
+        if name == "all":
+            raise FeatureNotSupported("SHOW ALL is not supported")
+        if name not in self.params:
+            raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
+        return self.params[name]
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _is_tableau_probe(stmt: Statement) -> bool:
+        """Tableau's connect check: CREATE LOCAL TEMPORARY TABLE "#Tableau_..._Connect_Check" (...)."""
+        try:
+            tokens = tokenize(stmt.text)
+        except EgressError:
+            return False
+        names = [t.text for t in tokens[:8]]
+        return (len(names) > 4 and names[0].upper() == "CREATE"
+                and any(n.startswith("#Tableau_") and n.endswith("_Connect_Check") for n in names))
+
+    @staticmethod
+    def _ends_tx(stmt: Statement) -> bool:
+        return stmt.keyword in ("ROLLBACK", "ABORT", "COMMIT", "END")
+
+    def _fail_tx(self) -> None:
+        if self.tx == m.TxStatus.IN_TRANSACTION:
+            self.tx = m.TxStatus.FAILED
+
+    def _error(self, err: EgressError) -> bytes:
+        return encode(m.ErrorResponse("ERROR", err.sqlstate, err.message, err.position, err.detail, err.hint))
+
+    def _log(self, prepared: Prepared, rows: int, started: float) -> None:
+        digest = hashlib.sha256(prepared.text.encode()).hexdigest()[:12]
+        log.info("statement user=%s app=%s sql=%s rows=%d ms=%.1f", self.user,
+                 self.params.get("application_name", ""), digest, rows, (time.perf_counter() - started) * 1000)
+
+
+class InFailedTransaction(EgressError, code="25P02"):
+    pass
+
+
+class DuplicatePrepared(EgressError, code="42P05"):
+    pass
+
+
+class UndefinedPrepared(EgressError, code="26000"):
+    pass
+
+
+class UndefinedCursor(EgressError, code="34000"):
+    pass
+
+
+class UndefinedObject(EgressError, code="42704"):
+    pass
+
+
+_TYPE_OIDS = {
+    "BIGINT": pgtypes.INT8, "INTEGER": pgtypes.INT4, "INT": pgtypes.INT4, "SMALLINT": pgtypes.INT2,
+    "DOUBLE": pgtypes.FLOAT8, "FLOAT": pgtypes.FLOAT4, "REAL": pgtypes.FLOAT4, "BOOLEAN": pgtypes.BOOL,
+    "DATE": pgtypes.DATE, "TIMESTAMP": pgtypes.TIMESTAMP, "TIMESTAMP WITH TIME ZONE": pgtypes.TIMESTAMPTZ,
+    "TIMESTAMPTZ": pgtypes.TIMESTAMPTZ, "VARCHAR": pgtypes.TEXT, "TEXT": pgtypes.TEXT, "UUID": pgtypes.UUID,
+    "BLOB": pgtypes.BYTEA, "JSON": pgtypes.JSON, "INTERVAL": pgtypes.INTERVAL,
+}
+
+
+def _oid_of_type(name: str) -> int:
+    upper = name.upper()
+    if upper.startswith("DECIMAL") or upper.startswith("NUMERIC"):
+        return pgtypes.NUMERIC
+    return _TYPE_OIDS.get(upper, pgtypes.TEXT)
+
+
+__all__ = ["Session", "InternalError", "QueryCanceled"]
