@@ -63,14 +63,20 @@ class CopyEncoder:
 
     def header_bytes(self, schema: pa.Schema) -> bytes:
         if self.format == "binary":
-            return BINARY_SIGNATURE
+            self._signature_due = True  # sent inside the first row's message, as PostgreSQL does
+            return b""
         if not self.with_header:
             return b""
         names = [self._quote_one(n) if self.format == "csv" else n for n in schema.names]
         return (self.delimiter.join(names) + "\n").encode("utf-8")
 
     def trailer(self) -> bytes:
-        return struct.pack("!h", -1) if self.format == "binary" else b""
+        if self.format != "binary":
+            return b""
+        if getattr(self, "_signature_due", False):  # no rows at all: header and trailer together
+            self._signature_due = False
+            return BINARY_SIGNATURE + struct.pack("!h", -1)
+        return struct.pack("!h", -1)
 
     def _quote_one(self, value: str) -> str:
         if value == "" or re.search(f"[{re.escape(self.delimiter)}\"\r\n]", value) or value == self.null:
@@ -107,6 +113,11 @@ class CopyEncoder:
                 lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
                 size += 4 + np.maximum(lengths, 0)
                 pieces += [_prefix(lengths), pc.fill_null(values, b"")]
+            if getattr(self, "_signature_due", False):
+                self._signature_due = False
+                lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
+                pieces.insert(0, lead)
+                size[0] += len(BINARY_SIGNATURE)
             payload = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
         else:
             parts: list[object] = []

@@ -158,7 +158,7 @@ class Session:
             if key in msg.params or key.lower() in {k.lower() for k in msg.params}:
                 value = next(v for k, v in msg.params.items() if k.lower() == key)
                 self.params[key] = value
-        if self.params["client_encoding"].upper().replace("-", "") not in ("UTF8", "UNICODE"):
+        if not _utf8(self.params["client_encoding"]):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params["client_encoding"] = "UTF8"
         self.scram = ScramExchange(self.app.verifier(self.user))
@@ -397,9 +397,12 @@ class Session:
             else:
                 assert prepared.compiled is not None
                 stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
-                                                   batch_rows=self.app.config.warehouse.batch_rows)
+                                                   batch_rows=self.app.config.warehouse.batch_rows, start=False)
                 stream.row_cap = prepared.compiled.row_cap
                 portal.stream = stream
+                with self._lock:
+                    self._running = stream  # cancellable from here: DuckDB may work long before row one
+                stream.start()
                 portal.batches = iter(stream)
         if portal.simple and not portal.described:
             schema = portal.stream.schema if portal.stream is not None else table.schema  # noqa: F821
@@ -459,11 +462,13 @@ class Session:
                                       hint="use COPY ... TO STDOUT, or `egress export`")
         compiled = self.app.compile(self.principal, spec.query)
         encoder = CopyEncoder.for_options(spec.options)
-        stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows)
+        stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows,
+                                           start=False)
         stream.row_cap = compiled.row_cap
         with self._lock:
             self._running = stream
         try:
+            stream.start()
             yield encode(m.CopyOutResponse(encoder.format_code, tuple([encoder.format_code] * len(stream.schema))))
             head = encoder.header_bytes(stream.schema)
             if head:
@@ -551,7 +556,7 @@ class Session:
         if name not in CLIENT_PARAMETERS:
             raise InsufficientPrivilege(f'permission denied to set parameter "{name}"',
                                         hint="only client parameters can be set; engine settings are fixed")
-        if name == "client_encoding" and value.upper().replace("-", "") not in ("UTF8", "UNICODE"):
+        if name == "client_encoding" and not _utf8(value):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params[name] = value if value.upper() != "DEFAULT" else CLIENT_PARAMETERS[name]
         yield encode(m.CommandComplete("SET"))
@@ -627,6 +632,11 @@ _TYPE_OIDS = {
     "TIMESTAMPTZ": pgtypes.TIMESTAMPTZ, "VARCHAR": pgtypes.TEXT, "TEXT": pgtypes.TEXT, "UUID": pgtypes.UUID,
     "BLOB": pgtypes.BYTEA, "JSON": pgtypes.JSON, "INTERVAL": pgtypes.INTERVAL,
 }
+
+
+def _utf8(name: str) -> bool:
+    """asyncpg sends client_encoding='utf-8' (quotes included); libpq sends UTF8."""
+    return name.strip().strip("'\"").upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE")
 
 
 def _oid_of_type(name: str) -> int:

@@ -1,3 +1,3 @@
 """Fixtures live in tests/fix_*.py (one module per kind of real part they start)."""
 
-pytest_plugins = ["tests.fix_egress"]
+pytest_plugins = ["tests.fix_egress", "tests.fix_gateway"]

@@ -51,7 +51,7 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second() -> None:
     blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", readme, flags=re.S)
     assert len(blocks) >= 2
     first, second = blocks[0].strip(), blocks[1].strip()
-    assert "pip install" in first and "egress " in first
+    assert "pip install" in first and "egress serve" in first
     assert "pip install" in second and "pytest" in second
     ci = (ROOT / ".ci" / "run").read_text()
     assert second in ci, "CI must run exactly the README's test command"

@@ -155,16 +155,14 @@ class Warehouse:
         with self._lock:
             return self._db.cursor()
 
-    def stream(self, sql: str, *, params: list[object] | None = None, batch_rows: int = 32_768) -> "Stream":
-        """Start ``sql`` (already policy-checked) and return a stream of Arrow batches."""
-        cursor = self.cursor()
-        try:
-            relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
-            reader = relation.to_arrow_reader(batch_rows)
-        except duckdb.Error as err:
-            cursor.close()
-            raise translate(err) from None
-        return Stream(cursor, reader)
+    def stream(self, sql: str, *, params: list[object] | None = None, batch_rows: int = 32_768,
+               start: bool = True) -> "Stream":
+        """A stream of Arrow batches for ``sql`` (already policy-checked). With start=False the
+        caller can register it for cancellation before DuckDB begins (start() runs the query)."""
+        stream = Stream(self.cursor(), None, sql=sql, params=params, batch_rows=batch_rows)
+        if start:
+            stream.start()
+        return stream
 
     def schema_of(self, sql: str, params: list[object] | None = None) -> pa.Schema:
         """The result schema without running the query (DuckDB binds, LIMIT 0 reads nothing)."""
@@ -192,15 +190,34 @@ class Warehouse:
 class Stream:
     """A running query: iterate its batches; cancel() interrupts DuckDB from any thread."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader,
-                 row_cap: int | None = None) -> None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader | None,
+                 row_cap: int | None = None, *, sql: str = "", params: list[object] | None = None,
+                 batch_rows: int = 32_768) -> None:
         self._cursor = cursor
         self.reader = reader
-        self.schema: pa.Schema = reader.schema
+        self.schema: pa.Schema = reader.schema if reader is not None else pa.schema([])
         self.row_cap = row_cap
         self.rows = 0
+        self._sql, self._params, self._batch_rows = sql, params, batch_rows
+        self._cancelled = False
+
+    def start(self) -> None:
+        if self.reader is not None:
+            return
+        if self._cancelled:
+            self.close()
+            raise QueryCanceled("canceling statement due to user request")
+        try:
+            relation = self._cursor.sql(self._sql, params=self._params) if self._params else self._cursor.sql(self._sql)
+            self.reader = relation.to_arrow_reader(self._batch_rows)
+        except duckdb.Error as err:
+            self.close()
+            raise translate(err) from None
+        self.schema = self.reader.schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self.reader is None and not self._cancelled and self._sql:
+            self.start()
         if self.reader is None:
             return
         try:
@@ -221,6 +238,7 @@ class Stream:
             self.close()
 
     def cancel(self) -> None:
+        self._cancelled = True
         try:
             self._cursor.interrupt()
         except duckdb.Error:
@@ -228,6 +246,7 @@ class Stream:
 
     def close(self) -> None:
         """Free the query: the reader first (it holds DuckDB's result), then the cursor."""
+        self._sql = ""  # a closed stream never starts again
         reader, self.reader = self.reader, None  # type: ignore[assignment]
         if reader is not None:
             try:

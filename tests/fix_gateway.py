@@ -1,0 +1,63 @@
+"""A real `egress serve` on a free loopback port, started once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fix_egress import EGRESS, EgressHome
+
+
+@dataclass
+class Gateway:
+    host: str
+    port: int
+    process: subprocess.Popen[str]
+
+    def dsn(self, user: str = "alice", password: str | None = None, **extra: str) -> str:
+        parts = {"host": self.host, "port": str(self.port), "user": user, "dbname": "egress",
+                 "password": user if password is None else password, **extra}
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def url(self, user: str = "alice") -> str:
+        return f"postgresql://{user}:{user}@{self.host}:{self.port}/egress"
+
+
+def start_gateway(home: EgressHome, *args: str, timeout: float = 60) -> Gateway:
+    proc = subprocess.Popen([EGRESS, "serve", "--port", "0", *args], env=home.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if line.startswith("ready "):
+            info = json.loads(line[len("ready "):])
+            return Gateway(info["host"], info["port"], proc)
+        if not line and proc.poll() is not None:
+            raise RuntimeError(f"egress serve exited with {proc.returncode}")
+    proc.kill()
+    raise RuntimeError("egress serve did not become ready")
+
+
+def stop_gateway(gw: Gateway) -> None:
+    try:
+        gw.process.send_signal(signal.SIGTERM)
+        gw.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        gw.process.kill()
+        gw.process.wait()
+
+
+@pytest.fixture(scope="session")
+def gateway(egress_home: EgressHome):  # type: ignore[no-untyped-def]
+    gw = start_gateway(egress_home)
+    try:
+        yield gw
+    finally:
+        stop_gateway(gw)

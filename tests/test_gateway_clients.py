@@ -1,0 +1,225 @@
+"""Real clients against a real `egress serve`: psql, psycopg 3 and asyncpg."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import asyncpg
+import psycopg
+import pytest
+
+from tests.fix_gateway import Gateway
+
+
+def psql(gw: Gateway, user: str, *commands: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+    args = ["psql", "-X", "-v", "ON_ERROR_STOP=0", gw.dsn(user, password)]
+    for c in commands:
+        args += ["-c", c]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
+
+
+# -- psql ---------------------------------------------------------------------------------------
+def test_psql_queries_errors_and_catalog(gateway) -> None:  # type: ignore[no-untyped-def]
+    done = psql(gateway, "alice", "SELECT count(*) FROM companies", "SELECT annual_revenue FROM companies",
+                "\\dt", "\\dn", "SHOW search_path", "SELECT version()")
+    out = done.stdout
+    assert " 1500\n" in out  # alice's tenant has 1,500 of the 3,000 companies
+    assert 'permission denied for column "annual_revenue"' in done.stderr
+    assert "LINE 1: SELECT annual_revenue FROM companies" in done.stderr  # position reached psql
+    assert "company_metrics" in out and "company_similarities" in out and "public" in out
+    assert "PostgreSQL 16.4" in out
+
+
+def test_psql_copy_to_stdout(gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "out.csv"
+    done = psql(gateway, "bob", f"\\copy (SELECT company_id, name FROM companies ORDER BY 1) TO '{target}' WITH CSV HEADER")
+    assert done.returncode == 0, done.stderr
+    lines = target.read_text().splitlines()
+    assert lines[0] == "company_id,name" and len(lines) == 901 and lines[1].startswith("1501,")
+
+
+def test_wrong_password_is_28P01_and_unknown_user_looks_the_same(gateway) -> None:  # type: ignore[no-untyped-def]
+    for user, password in (("alice", "nope"), ("nobody", "nobody")):
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(gateway.dsn(user, password), connect_timeout=10)
+        assert "password authentication failed" in str(info.value)
+
+
+# -- psycopg ------------------------------------------------------------------------------------
+def test_psycopg_text_binary_and_parameters(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    want = reference("SELECT company_id, name, employee_count, founded_on, created_at FROM curated.companies "
+                     "WHERE tenant_id = 'acme' AND employee_count > 500 ORDER BY company_id").to_pylist()
+    with psycopg.connect(gateway.dsn("alice")) as conn:
+        for binary in (False, True):
+            with conn.cursor(binary=binary) as cur:
+                cur.execute("SELECT company_id, name, employee_count, founded_on, created_at FROM companies "
+                            "WHERE employee_count > %s ORDER BY company_id", (500,))
+                rows = cur.fetchall()
+                assert [d.name for d in cur.description] == ["company_id", "name", "employee_count", "founded_on", "created_at"]
+            assert len(rows) == len(want) > 10
+            for got, exp_row in zip(rows, want):
+                assert got[0] == exp_row["company_id"] and got[1] == exp_row["name"]
+                assert got[2] == exp_row["employee_count"] and got[3] == exp_row["founded_on"]
+                assert got[4] == exp_row["created_at"]
+        with conn.cursor() as cur:
+            cur.execute("SELECT industry, count(*) AS n FROM companies WHERE industry = %s GROUP BY 1", ("SaaS",))
+            assert cur.fetchone()[0] == "SaaS"
+
+
+def test_psycopg_types_round_trip(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("carol")) as conn:
+        for binary in (False, True):
+            cur = conn.cursor(binary=binary)
+            cur.execute("SELECT true AS t, false AS f, CAST(1.5 AS DOUBLE) AS d, CAST(12.34 AS DECIMAL(18,2)) AS n, "
+                        "DATE '2024-01-15' AS day, TIMESTAMPTZ '2024-01-15 14:30:45+00' AS ts, 'é' AS s, "
+                        "CAST(NULL AS INTEGER) AS nothing")
+            row = cur.fetchone()
+            assert row == (True, False, 1.5, decimal.Decimal("12.34"), dt.date(2024, 1, 15),
+                           dt.datetime(2024, 1, 15, 14, 30, 45, tzinfo=dt.timezone.utc), "é", None)
+            cur.execute("SELECT max(annual_revenue) AS m FROM companies")
+            assert isinstance(cur.fetchone()[0], decimal.Decimal)
+
+
+def test_psycopg_error_then_connection_still_usable(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+            conn.execute("SELECT contact_email FROM companies")
+        assert info.value.sqlstate == "42501" and info.value.diag.statement_position == "8"
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("SELECT * FROM raw.companies")
+        with pytest.raises(psycopg.Error) as info2:
+            conn.execute("SET threads = 1")
+        assert info2.value.sqlstate == "42501"
+        assert conn.execute("SELECT 1 AS one").fetchone() == (1,)
+
+
+def test_psycopg_transactions_are_no_ops_and_failed_blocks_recover(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice")) as conn:  # not autocommit: psycopg sends BEGIN
+        assert conn.execute("SELECT count(*) FROM companies").fetchone() == (1500,)
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            try:
+                conn.execute("SELECT nope FROM companies")
+            except psycopg.errors.UndefinedColumn:
+                pass
+            conn.execute("SELECT 1")
+        conn.rollback()
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+
+
+def test_psycopg_server_side_row_limits(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT company_id FROM companies ORDER BY 1")
+        assert len(cur.fetchall()) == 1500
+
+
+def test_psycopg_copy_formats(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("bob")) as conn:
+        cur = conn.cursor()
+        with cur.copy("COPY (SELECT company_id, name, founded_on FROM companies ORDER BY 1 LIMIT 5) TO STDOUT") as copy:
+            rows = list(copy.rows())
+        assert len(rows) == 5 and rows[0][0] == "1501"
+        with cur.copy("COPY (SELECT company_id, employee_count FROM companies ORDER BY 1 LIMIT 3) TO STDOUT (FORMAT binary)") as copy:
+            copy.set_types(["int8", "int4"])
+            brows = list(copy.rows())
+        assert [r[0] for r in brows] == [1501, 1502, 1503]
+        data = b""
+        with cur.copy("COPY companies (company_id, name) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+            for chunk in copy:
+                data += bytes(chunk)
+        lines = data.decode().splitlines()
+        assert lines[0] == "company_id,name" and len(lines) == 901
+        with pytest.raises(psycopg.Error) as info:
+            with cur.copy("COPY (SELECT annual_revenue FROM companies) TO STDOUT") as copy:
+                list(copy)
+        assert info.value.sqlstate == "42501"
+
+
+def test_cancel_really_stops_the_query(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT count(*) FROM companies a, companies b, companies c WHERE a.name < b.name || c.name")
+        assert time.monotonic() - started < 20
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+# -- asyncpg ------------------------------------------------------------------------------------
+def test_asyncpg_prepared_statements_and_binary_types(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    async def run() -> None:
+        conn = await asyncpg.connect(gateway.url("carol"))
+        try:
+            stmt = await conn.prepare("SELECT company_id, name, annual_revenue, founded_on, updated_at FROM companies "
+                                      "WHERE employee_count > $1 AND industry = $2 ORDER BY company_id")
+            rows = await stmt.fetch(100, "SaaS")
+            want = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme' AND employee_count > 100 "
+                             "AND industry = 'SaaS' ORDER BY company_id").column("company_id").to_pylist()
+            assert [r["company_id"] for r in rows] == want and len(want) > 5
+            assert all(r["annual_revenue"] is None or isinstance(r["annual_revenue"], decimal.Decimal) for r in rows)
+            assert isinstance(rows[0]["founded_on"], dt.date) and rows[0]["updated_at"].tzinfo is not None
+            again = await stmt.fetch(5000, "SaaS")
+            assert len(again) < len(rows)
+            copied = bytearray()
+            await conn.copy_from_query("SELECT company_id FROM companies ORDER BY 1 LIMIT 3",
+                                       output=lambda b: _append(copied, b), format="csv")
+            assert bytes(copied).split() == [b"1", b"2", b"3"]
+            with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+                await conn.fetch("SELECT tenant_id FROM companies")
+            assert await conn.fetchval("SELECT 40 + 2") == 42
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+async def _append(buf: bytearray, data: bytes) -> None:
+    buf.extend(data)
+
+
+# -- protocol abuse -----------------------------------------------------------------------------
+@pytest.mark.parametrize("garbage", [
+    b"\x00\x00\x00\x08\x00\x00\x00\x00",  # protocol 0.0
+    b"\x00\x00\x00\x03",  # length shorter than itself
+    b"\xff\xff\xff\xff" + b"x" * 20,  # absurd length
+    struct.pack("!i", 9) + struct.pack("!i", 196608) + b"\x01",  # unterminated params
+])
+def test_garbage_closes_only_that_connection(gateway, garbage) -> None:  # type: ignore[no-untyped-def]
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as s:
+        s.sendall(garbage)
+        s.settimeout(10)
+        reply = b""
+        try:
+            while chunk := s.recv(4096):
+                reply += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        assert reply == b"" or reply.startswith(b"E")
+        if reply:
+            assert b"08P01" in reply
+    with psycopg.connect(gateway.dsn("alice")) as conn:  # the server still serves
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_garbage_after_login_is_08P01(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice")) as conn:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        try:
+            sock.sendall(b"Z\x00\x00\x00\x04")  # 'Z' is not a frontend message
+            sock.settimeout(10)
+            reply = sock.recv(4096)
+        finally:
+            sock.close()
+        assert reply.startswith(b"E") and b"08P01" in reply
+    with psycopg.connect(gateway.dsn("alice")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
