@@ -32,7 +32,7 @@ from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError,
                         InvalidPassword, QueryCanceled, SyntaxError_)
 from sql.model import Principal
-from sql.parse import Kind, Statement, parse_one, split, tokenize
+from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
 
 log = logging.getLogger("egress.gateway")
@@ -80,6 +80,7 @@ class Portal:
     stream: Any = None
     done: bool = False
     described: bool = False
+    schema: pa.Schema | None = None
     simple: bool = False  # simple query: RowDescription comes from the running stream's schema
 
 
@@ -101,6 +102,7 @@ class Session:
         self.tx = m.TxStatus.IDLE
         self.prepared: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
+        self.cursors: dict[str, Portal] = {}  # DECLARE ... CURSOR
         self.skip_to_sync = False
         self.closed = False
         self._running: Any = None  # the stream being read, for CancelRequest
@@ -141,7 +143,15 @@ class Session:
         if running is not None:
             running.cancel()
 
+    def _close_cursors(self) -> None:
+        for name, cursor in self.cursors.items():
+            if cursor.stream is not None:
+                cursor.stream.close()
+            self.portals.pop(name, None)
+        self.cursors.clear()
+
     def close(self) -> None:
+        self._close_cursors()
         for portal in self.portals.values():
             if portal.stream is not None:
                 portal.stream.close()
@@ -280,6 +290,12 @@ class Session:
             if not prepared.catalog:
                 assert self.principal is not None
                 prepared.compiled = self.app.compile(self.principal, tree)
+        elif stmt.kind is Kind.SESSION and stmt.keyword == "DECLARE":
+            tokens = tokenize(stmt.text)
+            at = next((i for i, t in enumerate(tokens) if t.text.upper() == "FOR"), None)
+            if at is not None and at + 1 < len(tokens):
+                # parsed here only to count and type its $n parameters; DECLARE runs it
+                prepared.tree = parse_one(stmt.text[tokens[at + 1].start:], base=stmt.offset + tokens[at + 1].start)
         elif stmt.kind in (Kind.WRITE, Kind.ENGINE, Kind.OTHER):
             if not self._is_tableau_probe(stmt):
                 raise refuse_kind(stmt)
@@ -345,8 +361,8 @@ class Session:
             word = prepared.statement.keyword
             if word == "SHOW":
                 return [pgtypes.Column(self._show_name(prepared.statement), pgtypes.TEXT)]
-            if word in ("FETCH",):
-                return None
+            if word == "FETCH":
+                return self._columns_of_cursor(prepared.statement)
             return None
         if kind is Kind.COPY or prepared.tree is None:
             return None
@@ -386,37 +402,64 @@ class Session:
         if portal.done:
             self._log(prepared, portal.rows_sent, started)
 
-    def _rows(self, portal: Portal, max_rows: int) -> Iterator[bytes]:
+    def _open(self, portal: Portal) -> None:
+        """Start the portal's query (once): a warehouse stream, or a shadow-catalog answer."""
         prepared = portal.prepared
         assert self.principal is not None
-        if portal.batches is None and not portal.done:
-            table = None
-            if prepared.catalog:
-                table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid)  # type: ignore[arg-type]
-                portal.batches = iter(table.to_batches())
-            else:
-                assert prepared.compiled is not None
-                stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
-                                                   batch_rows=self.app.config.warehouse.batch_rows, start=False)
-                stream.row_cap = prepared.compiled.row_cap
-                portal.stream = stream
-                with self._lock:
-                    self._running = stream  # cancellable from here: DuckDB may work long before row one
-                stream.start()
-                portal.batches = iter(stream)
-        if portal.simple and not portal.described:
-            schema = portal.stream.schema if portal.stream is not None else table.schema  # noqa: F821
-            portal.prepared.columns = pgtypes.describe(schema)
+        if portal.batches is not None or portal.done:
+            return
+        if prepared.catalog:
+            table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid)  # type: ignore[arg-type]
+            portal.schema = table.schema
+            portal.batches = iter(table.to_batches())
+            return
+        assert prepared.compiled is not None
+        stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
+                                           batch_rows=self.app.config.warehouse.batch_rows, start=False)
+        stream.row_cap = prepared.compiled.row_cap
+        portal.stream = stream
+        with self._lock:
+            self._running = stream  # cancellable from here: DuckDB may work long before row one
+        timer = self._statement_timer(stream)
+        try:
+            stream.start()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        portal.schema = stream.schema
+        portal.batches = iter(stream)
+
+    def _statement_timer(self, stream: Any) -> threading.Timer | None:
+        """statement_timeout (ms, per SET or config): interrupt the query when it runs out."""
+        try:
+            ms = int(str(self.params.get("statement_timeout", "0")).rstrip("ms").strip() or 0)
+        except ValueError:
+            ms = 0
+        if ms <= 0:
+            return None
+        timer = threading.Timer(ms / 1000.0, stream.cancel)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _rows(self, portal: Portal, max_rows: int, *, tag: str = "SELECT", suspend: bool = True,
+              describe: bool | None = None) -> Iterator[bytes]:
+        """Send up to max_rows (0: all) of the portal's rows; CommandComplete when it is done,
+        PortalSuspended when it is not (or, for FETCH, CommandComplete with the count sent)."""
+        self._open(portal)
+        if describe if describe is not None else (portal.simple and not portal.described):
+            portal.prepared.columns = pgtypes.describe(portal.schema)
             portal.described = True
             yield encode(m.RowDescription(tuple(
-                m.Field(c.name, c.oid, pgtypes.TYPE_SIZE.get(c.oid, -1), c.modifier) for c in portal.prepared.columns)))
-        columns = self._columns(portal) or []
-        formats = tuple(
-            (portal.formats[0] if len(portal.formats) == 1 else (portal.formats[i] if i < len(portal.formats) else 0))
-            for i in range(len(columns)))
+                m.Field(c.name, c.oid, pgtypes.TYPE_SIZE.get(c.oid, -1), c.modifier,
+                        _format_of(portal.formats, i))
+                for i, c in enumerate(portal.prepared.columns))))
+        columns = pgtypes.describe(portal.schema)
+        formats = tuple(_format_of(portal.formats, i) for i in range(len(columns)))
         sent_now = 0
         with self._lock:
             self._running = portal.stream
+        timer = self._statement_timer(portal.stream) if portal.stream is not None else None
         try:
             while not portal.done:
                 batch = portal.leftover
@@ -444,14 +487,74 @@ class Session:
                 portal.stream.close()
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             with self._lock:
                 self._running = None
-        if portal.done:
-            if portal.stream is not None:
-                portal.stream.close()
-            yield encode(m.CommandComplete(f"SELECT {portal.rows_sent}"))
+        if portal.done and portal.stream is not None:
+            portal.stream.close()
+        if not suspend:
+            yield encode(m.CommandComplete(f"{tag} {sent_now}"))
+        elif portal.done:
+            yield encode(m.CommandComplete(f"{tag} {portal.rows_sent}"))
         else:
             yield encode(m.PortalSuspended())
+
+    # -- cursors (DECLARE / FETCH / MOVE / CLOSE) -----------------------------------------------
+    def _declare(self, stmt: Statement, portal: Portal) -> Iterator[bytes]:
+        tokens = tokenize(stmt.text)
+        words = [t.text.upper() for t in tokens]
+        if "FOR" not in words or len(tokens) < 4:
+            raise SyntaxError_("DECLARE needs: DECLARE name CURSOR FOR query", position=stmt.offset + 1)
+        at = words.index("FOR")
+        name = tokens[1].text
+        query_text = stmt.text[tokens[at + 1].start:]
+        inner = Statement(Kind.QUERY, tokens[at + 1].text.upper(), query_text, stmt.offset + tokens[at + 1].start)
+        prepared = self._prepare(name, query_text, inner, ())
+        binary = "BINARY" in words[:at]
+        if name in self.cursors:
+            raise DuplicateCursor(f'cursor "{name}" already exists')
+        self.cursors[name] = Portal(prepared, portal.params, (1,) if binary else ())
+        self.portals[name] = self.cursors[name]  # as in PostgreSQL, a cursor is also a protocol portal
+        yield encode(m.CommandComplete("DECLARE CURSOR"))
+
+    def _cursor_target(self, stmt: Statement) -> tuple[str, int]:
+        """FETCH/MOVE [NEXT | FORWARD [n | ALL] | n | ALL] [FROM | IN] name -> (name, count; 0 = all)."""
+        tokens = tokenize(stmt.text)
+        words = [t.text for t in tokens[1:]]
+        if not words:
+            raise SyntaxError_(f"{stmt.keyword} needs a cursor name", position=stmt.offset + 1)
+        name = words[-1]
+        count = 1
+        for w in words[:-1]:
+            upper = w.upper()
+            if upper == "ALL":
+                count = 0
+            elif w.isdigit():
+                count = int(w)
+            elif upper in ("BACKWARD", "PRIOR", "FIRST", "LAST", "ABSOLUTE", "RELATIVE"):
+                raise FeatureNotSupported("cursors here only move forward")
+        return name, count
+
+    def _fetch(self, stmt: Statement, portal: Portal, *, move: bool = False) -> Iterator[bytes]:
+        name, count = self._cursor_target(stmt)
+        cursor = self.cursors.get(name)
+        if cursor is None:
+            raise UndefinedCursor(f'cursor "{name}" does not exist')
+        if move:
+            before = cursor.rows_sent
+            for _ in self._rows(cursor, count, suspend=False):
+                pass  # MOVE reads past the rows without sending them
+            yield encode(m.CommandComplete(f"MOVE {cursor.rows_sent - before}"))
+            return
+        yield from self._rows(cursor, count, tag="FETCH", suspend=False, describe=portal.simple)
+
+    def _columns_of_cursor(self, stmt: Statement) -> list[pgtypes.Column] | None:
+        name, _ = self._cursor_target(stmt)
+        cursor = self.cursors.get(name)
+        if cursor is None:
+            raise UndefinedCursor(f'cursor "{name}" does not exist')
+        return self._columns(cursor)
 
     # -- COPY ... TO STDOUT ---------------------------------------------------------------------
     def _copy(self, prepared: Prepared, outcome: Outcome) -> Iterator[bytes]:
@@ -498,9 +601,11 @@ class Session:
         elif first in ("COMMIT", "END"):
             tag = "ROLLBACK" if self.tx == m.TxStatus.FAILED else "COMMIT"
             self.tx = m.TxStatus.IDLE
+            self._close_cursors()
             yield encode(m.CommandComplete(tag))
         elif first in ("ROLLBACK", "ABORT"):
             self.tx = m.TxStatus.IDLE
+            self._close_cursors()
             yield encode(m.CommandComplete("ROLLBACK"))
         elif first in ("SAVEPOINT", "RELEASE"):
             yield encode(m.CommandComplete(first))
@@ -522,6 +627,26 @@ class Session:
                 yield encode(m.RowDescription((m.Field(name, pgtypes.TEXT),)))
             yield bytes(pgtypes.data_rows(pa.record_batch({name: [value]}), (0,)))
             yield encode(m.CommandComplete("SHOW"))
+        elif first == "DECLARE":
+            yield from self._declare(stmt, portal)
+        elif first == "FETCH":
+            yield from self._fetch(stmt, portal)
+        elif first == "MOVE":
+            yield from self._fetch(stmt, portal, move=True)
+        elif first == "CLOSE":
+            target = words[-1] if len(words) > 1 else ""
+            if target.upper() == "ALL":
+                closing = list(self.cursors)
+            elif target in self.cursors:
+                closing = [target]
+            else:
+                raise UndefinedCursor(f'cursor "{target}" does not exist')
+            for name in closing:
+                c = self.cursors.pop(name)
+                self.portals.pop(name, None)
+                if c.stream is not None:
+                    c.stream.close()
+            yield encode(m.CommandComplete("CLOSE CURSOR"))
         elif first == "DISCARD":
             self.prepared.clear()
             self.close()
@@ -603,6 +728,14 @@ class Session:
         digest = hashlib.sha256(prepared.text.encode()).hexdigest()[:12]
         log.info("statement user=%s app=%s sql=%s rows=%d ms=%.1f", self.user,
                  self.params.get("application_name", ""), digest, rows, (time.perf_counter() - started) * 1000)
+
+
+def _format_of(formats: tuple[int, ...], i: int) -> int:
+    return formats[0] if len(formats) == 1 else (formats[i] if i < len(formats) else 0)
+
+
+class DuplicateCursor(EgressError, code="42P03"):
+    pass
 
 
 class InFailedTransaction(EgressError, code="25P02"):

@@ -86,6 +86,22 @@ def tokenize(text: str) -> list[Token]:
         raise syntax_error(err, text) from None
 
 
+def statement_tokens(text: str) -> list[Token]:
+    """Tokens of a whole statement. sqlglot's tokenizer swallows what follows a COMMAND keyword
+    (DECLARE, FETCH, SHOW, ...) as one string; that rest is tokenized again, offsets kept."""
+    tokens = tokenize(text)
+    swallowed = (len(tokens) == 2 and tokens[1].token_type == TokenType.STRING
+                 and text[tokens[0].end + 1:].strip() == tokens[1].text.strip())
+    if len(tokens) >= 2 and (tokens[0].token_type == TokenType.COMMAND or swallowed):
+        start = tokens[0].end + 1  # the swallowed string's own start offset is not reliable
+        rest = tokenize(text[start:])
+        for t in rest:
+            t.start += start
+            t.end += start
+        return [tokens[0]] + rest
+    return tokens
+
+
 def _classify(first: Token, second: Token | None) -> Kind:
     word = first.text.upper()
     if first.token_type == TokenType.L_PAREN or word in _QUERY_WORDS:

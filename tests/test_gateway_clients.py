@@ -223,3 +223,30 @@ def test_garbage_after_login_is_08P01(gateway) -> None:  # type: ignore[no-untyp
         assert reply.startswith(b"E") and b"08P01" in reply
     with psycopg.connect(gateway.dsn("alice")) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_psycopg_named_cursors_stream_in_pages(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice")) as conn:
+        with conn.cursor(name="pages") as cur:
+            cur.itersize = 100
+            cur.execute("SELECT company_id, name FROM companies WHERE employee_count > %s ORDER BY 1", (10,))
+            first = cur.fetchmany(7)
+            rest = cur.fetchall()
+        assert len(first) == 7 and first[0][0] < first[-1][0]
+        total = conn.execute("SELECT count(*) FROM companies WHERE employee_count > 10").fetchone()[0]
+        assert len(first) + len(rest) == total
+        conn.execute("DECLARE c CURSOR FOR SELECT company_id FROM companies ORDER BY 1")
+        assert conn.execute("MOVE 10 IN c").statusmessage == "MOVE 10"
+        assert conn.execute("FETCH 2 FROM c").fetchall() == [(11,), (12,)]
+        conn.execute("CLOSE c")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DECLARE d CURSOR FOR SELECT annual_revenue FROM companies")
+
+
+def test_statement_timeout_cancels(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        conn.execute("SET statement_timeout = 300")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT count(*) FROM companies a, companies b, companies c WHERE a.name < b.name || c.name")
+        conn.execute("RESET statement_timeout")
+        assert conn.execute("SELECT 1").fetchone() == (1,)
