@@ -78,11 +78,13 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--tls-self-signed", is_flag=True, help="Make a throwaway certificate and offer TLS.")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate for TLS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key for TLS.")
+@click.option("--metrics-port", "metrics", default=None, type=click.IntRange(0, 65535),
+              help="Serve Prometheus metrics on this port (0: any free port).")
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @click.pass_context
 @_guard
 def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signed: bool,
-          tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
+          tls_cert: str | None, tls_key: str | None, metrics: int | None, log_level: str) -> None:
     """Run the PostgreSQL wire gateway (psql, drivers, BI tools) on the configured warehouse."""
     import asyncio
     import json
@@ -102,13 +104,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
         context = self_signed_context(str(app.home / "tls"))
 
     async def run() -> None:
-        server = GatewayServer(app, host, port, ssl_context=context)
+        server = GatewayServer(app, host, port, ssl_context=context,
+                               max_connections=app.config.server.max_connections)
         bound = await server.start()
+        metrics_port = None
+        if metrics is not None or app.config.server.metrics_port is not None:
+            metrics_port = server.metrics.serve(host, metrics if metrics is not None else app.config.server.metrics_port)
+            click.echo(f"  metrics: http://{host}:{metrics_port}/metrics")
         click.echo(f"egress: PostgreSQL gateway listening on {host}:{bound}"
                    f"{' (TLS offered)' if context else ''}")
         click.echo(f"  psql \"host={host} port={bound} user=alice dbname=egress\"   (password: alice)")
         click.echo(f"  postgresql://alice:alice@{host}:{bound}/egress")
-        click.echo("ready " + json.dumps({"host": host, "port": bound}), err=True)
+        click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port}), err=True)
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()

@@ -19,6 +19,7 @@ from typing import Iterator
 from gateway import messages as m
 from gateway.catalog import ShadowCatalogs
 from gateway.codec import FrontendParser, ProtocolViolation, encode
+from gateway.metrics import Metrics
 from gateway.session import Session
 from service.app import App
 from sql.errors import EgressError, InvalidAuthorization, InvalidPassword
@@ -43,6 +44,7 @@ class GatewayServer:
         self.sessions: dict[int, Session] = {}
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="egress-session")
         self._pids = itertools.count(1000)
+        self.metrics = Metrics()
         self._server: asyncio.base_events.Server | None = None
 
     async def start(self) -> int:
@@ -67,7 +69,9 @@ class GatewayServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         pid = next(self._pids)
-        session = Session(self.app, self.shadows, pid, secrets.randbits(31))
+        session = Session(self.app, self.shadows, pid, secrets.randbits(31), metrics=self.metrics)
+        self.metrics.connections.inc()
+        self.metrics.active.inc()
         parser = FrontendParser()
         registered = False
         try:
@@ -119,6 +123,7 @@ class GatewayServer:
             log.exception("connection %d failed", pid)
             await self._fatal(writer, EgressError("internal error"))
         finally:
+            self.metrics.active.dec()
             if registered:
                 self.sessions.pop(pid, None)
             session.cancel()
@@ -137,6 +142,7 @@ class GatewayServer:
                 if chunk is _END:
                     return
                 writer.write(chunk)  # type: ignore[arg-type]
+                self.metrics.bytes.inc(len(chunk))  # type: ignore[arg-type]
                 await writer.drain()
         finally:
             await loop.run_in_executor(self.executor, _close_generator, chunks)

@@ -27,6 +27,7 @@ from gateway import pgtypes
 from gateway.auth import MECHANISM, ScramExchange
 from gateway.codec import ProtocolViolation, copy_data, encode
 from gateway.copyout import CopyEncoder
+from gateway.metrics import Metrics
 from service.app import App
 from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError,
@@ -92,12 +93,14 @@ class Outcome:
 
 class Session:
     def __init__(self, app: App, shadows: shadow.ShadowCatalogs, pid: int, key: int, *,
-                 tls: bool = False) -> None:
+                 tls: bool = False, metrics: Metrics | None = None) -> None:
         self.app, self.shadows, self.pid, self.key, self.tls = app, shadows, pid, key, tls
+        self.metrics = metrics
         self.state = "startup"
         self.user = ""
         self.principal: Principal | None = None
         self.params: dict[str, str] = dict(CLIENT_PARAMETERS)
+        self.params["statement_timeout"] = str(app.config.server.statement_timeout_ms)
         self.scram: ScramExchange | None = None
         self.tx = m.TxStatus.IDLE
         self.prepared: dict[str, Prepared] = {}
@@ -722,9 +725,15 @@ class Session:
             self.tx = m.TxStatus.FAILED
 
     def _error(self, err: EgressError) -> bytes:
+        if self.metrics is not None:
+            self.metrics.errors.labels(err.sqlstate).inc()
         return encode(m.ErrorResponse("ERROR", err.sqlstate, err.message, err.position, err.detail, err.hint))
 
     def _log(self, prepared: Prepared, rows: int, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.statements.labels(prepared.statement.kind.value).inc()
+            self.metrics.rows.inc(rows)
+            self.metrics.latency.observe(time.perf_counter() - started)
         digest = hashlib.sha256(prepared.text.encode()).hexdigest()[:12]
         log.info("statement user=%s app=%s sql=%s rows=%d ms=%.1f", self.user,
                  self.params.get("application_name", ""), digest, rows, (time.perf_counter() - started) * 1000)

@@ -33,6 +33,10 @@ class _Strict(BaseModel):
 class ServerConfig(_Strict):
     host: str = Field("127.0.0.1", description="Address the PostgreSQL gateway binds to.")
     port: int = Field(5433, ge=0, le=65535, description="PostgreSQL gateway port (0: any free port).")
+    metrics_port: int | None = Field(None, ge=0, le=65535,
+                                     description="Prometheus metrics HTTP port on the same host (unset: off).")
+    max_connections: int = Field(100, ge=1, description="Most client connections at once (53300 past it).")
+    statement_timeout_ms: int = Field(0, ge=0, description="Default statement_timeout for new sessions (0: none).")
 
 
 class WarehouseConfig(_Strict):

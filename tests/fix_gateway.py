@@ -19,6 +19,7 @@ class Gateway:
     host: str
     port: int
     process: subprocess.Popen[str]
+    metrics_port: int | None = None
 
     def dsn(self, user: str = "alice", password: str | None = None, **extra: str) -> str:
         parts = {"host": self.host, "port": str(self.port), "user": user, "dbname": "egress",
@@ -38,7 +39,7 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60) -> Gateway:
         line = proc.stderr.readline()
         if line.startswith("ready "):
             info = json.loads(line[len("ready "):])
-            return Gateway(info["host"], info["port"], proc)
+            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"))
         if not line and proc.poll() is not None:
             raise RuntimeError(f"egress serve exited with {proc.returncode}")
     proc.kill()

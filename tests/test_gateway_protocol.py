@@ -1,0 +1,170 @@
+"""The codec alone (whole and byte by byte, fuzzed) and the live server under abuse and load."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import struct
+import time
+import urllib.request
+
+import asyncpg
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway import messages as m
+from gateway.codec import FrontendParser, ProtocolViolation, encode
+from tests.fix_gateway import start_gateway, stop_gateway
+
+
+def _frame(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("!i", len(body) + 4) + body
+
+
+STARTUP = struct.pack("!i", 4 + 4 + len(b"user\x00alice\x00\x00")) + struct.pack("!i", 196608) + b"user\x00alice\x00\x00"
+EXTENDED = (_frame(b"P", b"s1\x00SELECT $1\x00\x00\x01\x00\x00\x00\x17")
+            + _frame(b"B", b"\x00s1\x00\x00\x01\x00\x01\x00\x01\x00\x00\x00\x0242\x00\x01\x00\x01")
+            + _frame(b"D", b"P\x00") + _frame(b"E", b"\x00\x00\x00\x00\x00") + _frame(b"S", b""))
+
+
+def _parse_all(data: bytes, step: int) -> list[object]:
+    parser = FrontendParser()
+    out: list[object] = []
+    first = True
+    for i in range(0, len(data), step):
+        parser.receive(data[i:i + step])
+        for msg in parser:
+            out.append(msg)
+            if first and isinstance(msg, m.StartupMessage):
+                parser.end_startup()
+                first = False
+    return out
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 4096])
+def test_codec_parses_whole_or_one_byte_at_a_time(step) -> None:  # type: ignore[no-untyped-def]
+    msgs = _parse_all(STARTUP + EXTENDED, step)
+    assert msgs == [
+        m.StartupMessage(196608, {"user": "alice"}),
+        m.Parse("s1", "SELECT $1", (23,)),
+        m.Bind("", "s1", (1,), (b"42",), (1,)),
+        m.Describe("P", ""),
+        m.Execute("", 0),
+        m.Sync(),
+    ]
+
+
+def test_codec_encodes_backend_messages() -> None:
+    assert encode(m.ReadyForQuery(m.TxStatus.IDLE)) == b"Z\x00\x00\x00\x05I"
+    assert encode(m.CommandComplete("SELECT 1")) == b"C\x00\x00\x00\rSELECT 1\x00"
+    err = encode(m.ErrorResponse("ERROR", "42501", "no", 8, None, "hint"))
+    assert err.startswith(b"E") and b"C42501\x00" in err and b"P8\x00" in err and b"Hhint\x00" in err
+    assert encode(m.ParameterDescription((23, 25))) == b"t\x00\x00\x00\x0e\x00\x02\x00\x00\x00\x17\x00\x00\x00\x19"
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), startup=st.booleans())
+def test_codec_fuzz_only_ever_raises_protocol_violation(data, startup) -> None:  # type: ignore[no-untyped-def]
+    parser = FrontendParser(max_message=1 << 16)
+    if not startup:
+        parser.end_startup()
+    parser.receive(data)
+    try:
+        for _ in parser:
+            pass
+    except ProtocolViolation:
+        pass
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.one_of(
+    st.binary(min_size=1, max_size=64),
+    st.builds(lambda k, b: k + struct.pack("!i", len(b) + 4) + b, st.sampled_from([b"Q", b"P", b"B", b"E", b"D", b"p"]),
+              st.binary(max_size=40)),
+))
+def test_live_fuzz_after_login_keeps_the_server_serving(gateway, payload) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice"), connect_timeout=10) as conn:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        try:
+            sock.settimeout(0.5)
+            sock.sendall(payload)
+            try:
+                sock.recv(4096)
+            except (socket.timeout, ConnectionError):
+                pass
+        finally:
+            sock.close()
+    with psycopg.connect(gateway.dsn("bob"), connect_timeout=10) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_out_of_order_messages_close_the_connection(gateway) -> None:  # type: ignore[no-untyped-def]
+    with socket.create_connection((gateway.host, gateway.port), timeout=10) as s:
+        s.sendall(_frame(b"Q", b"SELECT 1\x00"))  # a query before any startup packet
+        reply = s.recv(4096)
+        assert reply == b"" or b"08P01" in reply
+
+
+def test_tls_require_and_verify_full(egress_home) -> None:  # type: ignore[no-untyped-def]
+    gw = start_gateway(egress_home, "--tls-self-signed")
+    try:
+        with psycopg.connect(gw.dsn("alice", sslmode="require")) as conn:
+            assert conn.pgconn.ssl_in_use
+            assert conn.execute("SELECT count(*) FROM companies").fetchone() == (1500,)
+        ca = egress_home.path / "tls" / "server.crt"
+        with psycopg.connect(gw.dsn("alice", sslmode="verify-full", sslrootcert=str(ca))) as conn:
+            assert conn.pgconn.ssl_in_use
+        with psycopg.connect(gw.dsn("alice", sslmode="disable")) as conn:  # TLS offered, not forced
+            assert not conn.pgconn.ssl_in_use
+    finally:
+        stop_gateway(gw)
+
+
+def test_metrics_endpoint(egress_home) -> None:  # type: ignore[no-untyped-def]
+    gw = start_gateway(egress_home, "--metrics-port", "0")
+    try:
+        import json
+
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            conn.execute("SELECT count(*) FROM companies").fetchone()
+            with pytest.raises(psycopg.Error):
+                conn.execute("SELECT annual_revenue FROM companies")
+        port = gw.metrics_port
+        body = urllib.request.urlopen(f"http://{gw.host}:{port}/metrics", timeout=10).read().decode()
+        assert 'egress_statements_total{kind="query"}' in body
+        assert 'egress_errors_total{sqlstate="42501"} 1.0' in body
+        assert "egress_connections_total" in body and "egress_statement_seconds_bucket" in body
+    finally:
+        stop_gateway(gw)
+
+
+def test_bounded_load_100_connections_x_200_queries(gateway) -> None:  # type: ignore[no-untyped-def]
+    """100 concurrent connections, 200 queries each, zero errors (bounded: 20,000 queries, 240 s)."""
+    errors: list[BaseException] = []
+
+    async def client(i: int) -> int:
+        conn = await asyncpg.connect(gateway.url(random.choice(["alice", "bob", "carol", "dave"])), timeout=60)
+        try:
+            done = 0
+            for q in range(200):
+                value = await conn.fetchval("SELECT count(*) FROM companies WHERE company_id = $1", q + i)
+                assert value in (0, 1)
+                done += 1
+            return done
+        finally:
+            await conn.close()
+
+    async def run() -> int:
+        results = await asyncio.wait_for(asyncio.gather(*(client(i) for i in range(100)), return_exceptions=True), 240)
+        errors.extend(r for r in results if isinstance(r, BaseException))
+        return sum(r for r in results if isinstance(r, int))
+
+    started = time.monotonic()
+    total = asyncio.run(run())
+    assert not errors, errors[:3]
+    assert total == 20_000
+    assert time.monotonic() - started < 240
