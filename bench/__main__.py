@@ -1,4 +1,4 @@
-"""python -m bench exports [--quick]"""
+"""python -m bench exports [--quick] | pgwire [--rows=N]"""
 
 import sys
 
@@ -7,19 +7,24 @@ def main() -> None:
     args = sys.argv[1:]
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
-        print("benchmarks: exports")
+        print("benchmarks: exports, pgwire")
         return
     if args[0] == "child":
         from bench.exports import child_main
 
         child_main(args[1:])
         return
+    if args[0] == "pgwire":
+        from bench.pgwire import main as pgwire
+
+        pgwire(args[1:])
+        return
     if args[0] == "exports":
         from bench.exports import main as exports
 
         exports(args[1:])
         return
-    sys.exit(f"unknown benchmark {args[0]!r}; try: exports")
+    sys.exit(f"unknown benchmark {args[0]!r}; try: exports, pgwire")
 
 
 main()

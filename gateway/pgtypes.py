@@ -191,6 +191,38 @@ def _numeric_binary(value: decimal.Decimal) -> bytes:
     return struct.pack(f"!hhHH{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, dscale, *groups)
 
 
+def _numeric_binary_vector(arr: pa.Array) -> pa.Array:
+    """decimal128 (precision <= 18) as PostgreSQL binary numerics, whole batch at once.
+
+    Every value of the batch gets the same layout: as many integer base-10000 groups as the
+    largest value needs (leading zero groups are valid), then ceil(scale / 4) fraction groups."""
+    t = arr.type
+    n = len(arr)
+    if n == 0:
+        return pa.array([], pa.binary())
+    words = np.frombuffer(arr.buffers()[1], dtype="<i8")[arr.offset * 2:(arr.offset + n) * 2]
+    unscaled = words[0::2].copy()  # the low 64 bits hold the whole value when precision <= 18
+    if arr.null_count:
+        unscaled[~np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False))] = 0
+    negative = unscaled < 0
+    magnitude = np.abs(unscaled)
+    scale = t.scale
+    integer, fraction = np.divmod(magnitude, 10 ** scale)
+    frac_groups = -(-scale // 4)
+    fraction = fraction * (10 ** (frac_groups * 4 - scale))
+    int_groups = max(1, int(np.ceil(np.log10(float(integer.max()) + 1) / 4))) if integer.max() > 0 else 1
+    columns = [np.full(n, int_groups + frac_groups, dtype=np.int64), np.full(n, int_groups - 1, dtype=np.int64),
+               np.where(negative, 0x4000, 0).astype(np.int64), np.full(n, scale, dtype=np.int64)]
+    for g in range(int_groups - 1, -1, -1):
+        columns.append((integer // (10_000 ** g)) % 10_000)
+    for g in range(frac_groups - 1, -1, -1):
+        columns.append((fraction // (10_000 ** g)) % 10_000)
+    raw = np.empty((n, len(columns)), dtype=">u2")  # big-endian 16-bit words, as on the wire
+    for i, col in enumerate(columns):
+        raw[:, i] = col.astype(np.uint16)  # weight -1 wraps to 0xFFFF: int16 -1, as intended
+    return _fixed(raw, 2 * len(columns), arr)
+
+
 def binary_values(arr: pa.Array) -> pa.Array:
     """Each value in PostgreSQL's binary format (NULL stays NULL)."""
     t = arr.type
@@ -221,6 +253,8 @@ def binary_values(arr: pa.Array) -> pa.Array:
         values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
         return _fixed(values, 8, arr)
     if oid == NUMERIC:
+        if pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8:
+            return _numeric_binary_vector(arr)
         return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
     if oid == UUID:
         return pa.array([None if v is None else uuid.UUID(str(v)).bytes for v in arr.to_pylist()], pa.binary())

@@ -69,6 +69,7 @@ class GatewayServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         pid = next(self._pids)
+        writer.transport.set_write_buffer_limits(high=4 << 20)  # let the kernel keep sending
         session = Session(self.app, self.shadows, pid, secrets.randbits(31), metrics=self.metrics)
         self.metrics.connections.inc()
         self.metrics.active.inc()
@@ -135,16 +136,27 @@ class GatewayServer:
                 pass
 
     async def _pump(self, chunks: Iterator[bytes], writer: asyncio.StreamWriter) -> None:
+        """Write each chunk while the next one is being produced (one ahead, never more), so
+        encoding and sending overlap and memory stays bounded."""
         loop = asyncio.get_running_loop()
+        pending: asyncio.Future[object] | None = None
         try:
+            pending = loop.run_in_executor(self.executor, next, chunks, _END)
             while True:
-                chunk = await loop.run_in_executor(self.executor, next, chunks, _END)
+                chunk = await pending
+                pending = None
                 if chunk is _END:
                     return
+                pending = loop.run_in_executor(self.executor, next, chunks, _END)
                 writer.write(chunk)  # type: ignore[arg-type]
                 self.metrics.bytes.inc(len(chunk))  # type: ignore[arg-type]
                 await writer.drain()
         finally:
+            if pending is not None:
+                try:
+                    await pending  # let the producer finish its step before closing it
+                except BaseException:
+                    pass
             await loop.run_in_executor(self.executor, _close_generator, chunks)
 
     async def _fatal(self, writer: asyncio.StreamWriter, err: EgressError) -> None:

@@ -1,0 +1,253 @@
+"""`python -m bench pgwire`: egress's PostgreSQL gateway against a real PostgreSQL, same run.
+
+Starts PostgreSQL (Debian's postgresql package: initdb into a temporary directory as the
+unprivileged `postgres` user, loopback port, SCRAM), loads carol's rows of the 5M-company
+warehouse (every column of tenant acme: 2.5M rows), starts `egress serve` on the same warehouse,
+and measures both with the same clients: psycopg SELECT of all rows (text and binary), asyncpg
+fetch, COPY TO STDOUT (csv) through psycopg, adbc-driver-postgresql fetch_arrow_table when it is
+installed, and connect + SCRAM + a one-row SELECT (p50, p99). Server peak RSS: egress's VmHWM;
+PostgreSQL's as the largest backend's. Writes bench/results/pgwire.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+COLUMNS = """company_id bigint, name text, domain text, industry text, business_model text,
+company_size text, growth_stage text, country text, city text, employee_count integer,
+annual_revenue numeric(18,2), founded_on date, description text, contact_email text,
+created_at timestamptz, updated_at timestamptz"""
+
+
+def _hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Postgres:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="egress-bench-pg-"))
+        self.port = _free_port()
+        user = pwd.getpwnam("postgres")
+        os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self.data = self.dir / "data"
+        pwfile = self.dir / "pw"
+        pwfile.write_text("postgres\n")
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+        self._as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "scram-sha-256",
+                           f"--pwfile={pwfile}", "-U", "postgres", "-E", "UTF8"])
+        conf = self.data / "postgresql.conf"
+        with open(conf, "a") as f:
+            f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.dir}'\n"
+                    "shared_buffers = 256MB\nmax_connections = 200\n")
+        self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "start"])
+
+    def _as_postgres(self, cmd: list[str], input: str | None = None) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *cmd], input=input, text=True, check=True,
+                       capture_output=True)
+
+    def dsn(self, user: str = "postgres", password: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user={user} password={password} dbname=postgres"
+
+    def backend_peak_mb(self) -> float:
+        pids = subprocess.run(["pgrep", "-u", "postgres", "postgres"], capture_output=True, text=True).stdout.split()
+        return max((_hwm_mb(int(p)) for p in pids), default=0.0)
+
+    def stop(self) -> None:
+        try:
+            self._as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"])
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def load(pg: Postgres, sql: str) -> int:
+    import psycopg
+
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE carol LOGIN PASSWORD 'carol'")
+        conn.execute(f"CREATE TABLE companies ({COLUMNS})")
+        conn.execute("GRANT SELECT ON companies TO carol")
+        rows = 0
+        with conn.cursor().copy("COPY companies FROM STDIN WITH (FORMAT csv)") as copy:
+            for batch in con.sql(sql).to_arrow_reader(65536):
+                import io
+
+                import pyarrow.csv as pcsv
+
+                buf = io.BytesIO()
+                pcsv.write_csv(batch, buf, write_options=pcsv.WriteOptions(include_header=False))
+                copy.write(buf.getvalue())
+                rows += batch.num_rows
+        conn.execute("VACUUM ANALYZE companies")
+    return rows
+
+
+def start_egress(home: Path) -> tuple[subprocess.Popen[str], int]:
+    config = home / "egress.toml"
+    home.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'home = "{home}"\n[warehouse]\npath = "{WAREHOUSE}"\ndemo = false\n'
+                      '[roles.manager]\n[users.carol]\ntenant = "acme"\nrole = "manager"\n'
+                      f'password = "{_carol_verifier()}"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", "--port", "0",
+                             "--log-level", "WARNING"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    while True:
+        line = proc.stderr.readline()
+        if line.startswith("ready "):
+            return proc, int(json.loads(line[6:])["port"])
+        if not line and proc.poll() is not None:
+            raise RuntimeError("egress serve failed to start")
+
+
+def _carol_verifier() -> str:
+    from service.config import DEMO_VERIFIERS
+
+    return DEMO_VERIFIERS["carol"]
+
+
+def measure(label: str, fn: Callable[[], int]) -> dict[str, Any]:
+    started = time.perf_counter()
+    rows = fn()
+    seconds = time.perf_counter() - started
+    print(f"  {label:<44} {rows:>10,} rows {seconds:7.2f}s {rows / seconds:>10,.0f} rows/s", file=sys.stderr)
+    return {"label": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
+
+
+def clients(dsn: str, url: str, query: str) -> dict[str, Callable[[], int]]:
+    import asyncio
+
+    import asyncpg
+    import psycopg
+
+    def psycopg_select(binary: bool) -> Callable[[], int]:
+        def run() -> int:
+            with psycopg.connect(dsn) as conn:
+                cur = conn.cursor(binary=binary)
+                cur.execute(query)
+                n = 0
+                while rows := cur.fetchmany(50_000):
+                    n += len(rows)
+                return n
+        return run
+
+    def asyncpg_fetch() -> int:
+        async def go() -> int:
+            conn = await asyncpg.connect(url)
+            try:
+                return len(await conn.fetch(query))
+            finally:
+                await conn.close()
+        return asyncio.run(go())
+
+    def copy_csv() -> int:
+        with psycopg.connect(dsn) as conn:
+            lines = 0
+            with conn.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for chunk in copy:
+                    lines += bytes(chunk).count(b"\n")
+            return lines
+
+    out = {"psycopg SELECT (text)": psycopg_select(False), "psycopg SELECT (binary)": psycopg_select(True),
+           "asyncpg fetch": asyncpg_fetch, "COPY TO STDOUT csv (psycopg)": copy_csv}
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        def adbc_fetch() -> int:
+            with adbc.connect(url) as conn, conn.cursor() as cur:
+                cur.execute(query)
+                return cur.fetch_arrow_table().num_rows
+        out["adbc-driver-postgresql fetch_arrow_table"] = adbc_fetch
+    except ImportError:
+        pass
+    return out
+
+
+def latency(dsn: str, n: int = 200) -> dict[str, float]:
+    import psycopg
+
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SELECT name FROM companies WHERE company_id = %s", (i + 1,)).fetchone()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99) - 1]}
+
+
+def main(argv: list[str]) -> None:
+    ensure_warehouse()
+    limit = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--rows=")), None)
+    query = "SELECT * FROM companies" + (f" ORDER BY company_id LIMIT {limit}" if limit else "")
+    source = ("SELECT * EXCLUDE (tenant_id) FROM curated.companies WHERE tenant_id = 'acme' ORDER BY company_id"
+              + (f" LIMIT {limit}" if limit else ""))
+    pg = Postgres()
+    egress = None
+    try:
+        rows = load(pg, source)
+        print(f"loaded {rows:,} rows into PostgreSQL 15", file=sys.stderr)
+        egress, port = start_egress(DATA / "pgwire-home")
+        e_dsn = f"host=127.0.0.1 port={port} user=carol password=carol dbname=egress"
+        e_url = f"postgresql://carol:carol@127.0.0.1:{port}/egress"
+        p_dsn = pg.dsn("carol", "carol")
+        p_url = f"postgresql://carol:carol@127.0.0.1:{pg.port}/postgres"
+        results: dict[str, Any] = {"rows": rows, "throughput": [], "latency": {}}
+        ratios: dict[str, float] = {}
+        for name, pg_fn in clients(p_dsn, p_url, query).items():
+            e_fn = clients(e_dsn, e_url, query)[name]
+            p = measure(f"postgres {name}", pg_fn)
+            e = measure(f"egress   {name}", e_fn)
+            results["throughput"] += [p, e]
+            ratios[name] = e["rows_per_s"] / p["rows_per_s"]
+        results["latency"]["postgres"] = latency(p_dsn)
+        results["latency"]["egress"] = latency(e_dsn)
+        ratios["connect+query p50 (egress/postgres, lower is better)"] = (
+            results["latency"]["egress"]["p50_ms"] / results["latency"]["postgres"]["p50_ms"])
+        results["peak_rss_mb"] = {"egress": _hwm_mb(egress.pid), "postgres_largest_process": pg.backend_peak_mb()}
+        results["ratios"] = ratios
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "pgwire.json").write_text(json.dumps(results, indent=2) + "\n")
+        print("\nratios egress / PostgreSQL (goal: SELECT >= 1.0x, COPY >= 1.3x, latency p50 <= 2x):")
+        for k, v in ratios.items():
+            print(f"  {k:<55} {v:6.2f}x")
+        print(f"  latency: {results['latency']}")
+        print(f"  peak RSS: {results['peak_rss_mb']}")
+        print(f"wrote {RESULTS / 'pgwire.json'}")
+    finally:
+        if egress is not None:
+            egress.send_signal(signal.SIGTERM)
+            try:
+                egress.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                egress.kill()
+        pg.stop()
