@@ -108,6 +108,7 @@ def load(pg: Postgres, sql: str) -> int:
                 pcsv.write_csv(batch, buf, write_options=pcsv.WriteOptions(include_header=False))
                 copy.write(buf.getvalue())
                 rows += batch.num_rows
+        conn.execute("ALTER TABLE companies ADD PRIMARY KEY (company_id)")  # as a real deployment would
         conn.execute("VACUUM ANALYZE companies")
     return rows
 

@@ -15,6 +15,8 @@ import hashlib
 import logging
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -579,9 +581,9 @@ class Session:
             head = encoder.header_bytes(stream.schema)
             if head:
                 yield copy_data(head)
-            for batch in stream:
-                yield bytes(encoder.encode(batch))
-                outcome.rows += batch.num_rows
+            for rows, chunk in _encode_ahead(encoder, stream):
+                yield chunk
+                outcome.rows += rows
             tail = encoder.trailer()
             if tail:
                 yield copy_data(tail)
@@ -737,6 +739,29 @@ class Session:
         digest = hashlib.sha256(prepared.text.encode()).hexdigest()[:12]
         log.info("statement user=%s app=%s sql=%s rows=%d ms=%.1f", self.user,
                  self.params.get("application_name", ""), digest, rows, (time.perf_counter() - started) * 1000)
+
+
+_COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="egress-copy")
+
+
+def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[tuple[int, bytes]]:
+    """COPY rows encoded on two threads (pyarrow kernels release the GIL), yielded in order,
+    at most ``depth`` batches ahead. The first batch is encoded inline: it may carry the binary
+    signature, the one piece of encoder state."""
+    it = iter(batches)
+    first = next(it, None)
+    if first is None:
+        return
+    yield first.num_rows, bytes(encoder.encode(first))
+    pending: deque[tuple[int, Future[bytes]]] = deque()
+    for batch in it:
+        pending.append((batch.num_rows, _COPY_POOL.submit(lambda b: bytes(encoder.encode(b)), batch)))
+        if len(pending) >= depth:
+            rows, fut = pending.popleft()
+            yield rows, fut.result()
+    while pending:
+        rows, fut = pending.popleft()
+        yield rows, fut.result()
 
 
 def _format_of(formats: tuple[int, ...], i: int) -> int:

@@ -65,6 +65,80 @@ def scoped_relation(principal: Principal, view: View) -> exp.Select:
     return exp.select(*projections).from_(source).where(tenant_matches())
 
 
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+            "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _safe_operand(column_type: str, value: exp.Expression) -> bool:
+    """A value a raw column can be compared with without DuckDB casting the *column*: a
+    number against a numeric column, a string against a text column, or a parameter (DuckDB
+    casts the parameter to the column's type, so a bad value fails on the user's own input)."""
+    if isinstance(value, exp.Parameter) or isinstance(value, exp.Placeholder):
+        return True
+    if isinstance(value, exp.Neg):
+        value = value.this
+    if not isinstance(value, exp.Literal):
+        return False
+    upper = column_type.upper()
+    if value.is_string:
+        return upper == "VARCHAR"
+    return upper.startswith(_NUMERIC)
+
+
+def pushed_down(select: exp.Select, alias: str, view: View, principal: Principal) -> list[exp.Expression]:
+    """Top-level conjuncts of ``select``'s WHERE that compare one of this view's raw columns with
+    a constant: copied inside the scoped subquery (next to the tenant predicate) so DuckDB can use
+    zone maps and table filters, which the per-column tenant guard would otherwise hide. Only
+    comparisons that cannot raise on any row qualify, and never on a masked column."""
+    where = select.args.get("where")
+    if where is None:
+        return []
+    sources = [select.args.get("from_")] + list(select.args.get("joins") or [])
+    single = len(sources) == 1
+    types = {c.name: c.type for c in principal.visible_columns(view)}
+    out = []
+    for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if isinstance(conjunct, exp.Paren):
+            continue
+        if isinstance(conjunct, _COMPARISONS):
+            pairs = [(conjunct.this, conjunct.expression), (conjunct.expression, conjunct.this)]
+        elif isinstance(conjunct, exp.In) and not conjunct.args.get("query"):
+            values = conjunct.expressions
+            pairs = [(conjunct.this, v) for v in values] if values else []
+            if pairs and not all(_safe_operand(types.get(conjunct.this.name, ""), v) for _, v in pairs
+                                 if isinstance(conjunct.this, exp.Column)):
+                continue
+            pairs = pairs[:1]
+        elif isinstance(conjunct, exp.Between):
+            col = conjunct.this
+            if isinstance(col, exp.Column) and all(_safe_operand(types.get(col.name, ""), conjunct.args[k])
+                                                   for k in ("low", "high")):
+                pairs = [(col, conjunct.args["low"])]
+            else:
+                continue
+        else:
+            continue
+        for column, value in pairs:
+            if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier):
+                continue
+            owner = fold(column.args.get("table")) if column.args.get("table") else None
+            if not (owner == alias or (owner is None and single)):
+                continue
+            name = fold(column.this)
+            if name not in types or principal.role.mask_for(view.name, name) is not None:
+                continue
+            if not _safe_operand(types[name], value):
+                continue
+            raw = conjunct.copy()
+            for col in raw.find_all(exp.Column):
+                if fold(col.this) == name:
+                    col.set("table", None)
+            out.append(raw)
+            break
+    return out
+
+
 def scope_tenant(ctx: Context) -> None:
     for table in view_references(ctx.tree):
         view = ctx.catalog.view(fold(table.this))
@@ -72,5 +146,13 @@ def scope_tenant(ctx: Context) -> None:
         alias = table.args.get("alias")
         if alias is None:
             alias = exp.TableAlias(this=exp.to_identifier(view.name))
-        sub = exp.Subquery(this=scoped_relation(ctx.principal, view), alias=alias.copy())
+        scoped = scoped_relation(ctx.principal, view)
+        select = table.find_ancestor(exp.Select)
+        if isinstance(select, exp.Select) and (select.args.get("from_") and select.args["from_"].this is table
+                                               or any(j.this is table for j in select.args.get("joins") or [])):
+            for predicate in pushed_down(select, fold(alias.this), view, ctx.principal):
+                if any(isinstance(c, exp.Column) and c.args.get("table") for c in predicate.find_all(exp.Column)):
+                    continue
+                scoped = scoped.where(predicate)
+        sub = exp.Subquery(this=scoped, alias=alias.copy())
         table.replace(sub)
