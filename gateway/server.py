@@ -81,7 +81,14 @@ class GatewayServer:
                 if not data:
                     break
                 parser.receive(data)
+                batch: list[m.FrontendMessage] = []  # extended-protocol messages, handled in one go
                 for msg in parser:
+                    if isinstance(msg, (m.Parse, m.Bind, m.Describe, m.Execute, m.Close, m.Sync, m.Flush)):
+                        batch.append(msg)
+                        continue
+                    if batch:
+                        await self._pump(_chain(session, batch), writer)
+                        batch = []
                     if isinstance(msg, m.SSLRequest):
                         if self.ssl_context is not None and not session.tls:
                             writer.write(b"S")
@@ -110,6 +117,8 @@ class GatewayServer:
                     await self._pump(session.handle(msg), writer)
                     if session.closed:
                         break
+                if batch and not session.closed:
+                    await self._pump(_chain(session, batch), writer)
         except ProtocolViolation as err:
             await self._fatal(writer, err)
         except (InvalidPassword, InvalidAuthorization) as err:
@@ -141,13 +150,13 @@ class GatewayServer:
         loop = asyncio.get_running_loop()
         pending: asyncio.Future[object] | None = None
         try:
-            pending = loop.run_in_executor(self.executor, next, chunks, _END)
+            pending = loop.run_in_executor(self.executor, _gather, chunks)
             while True:
                 chunk = await pending
                 pending = None
                 if chunk is _END:
                     return
-                pending = loop.run_in_executor(self.executor, next, chunks, _END)
+                pending = loop.run_in_executor(self.executor, _gather, chunks)
                 writer.write(chunk)  # type: ignore[arg-type]
                 self.metrics.bytes.inc(len(chunk))  # type: ignore[arg-type]
                 await writer.drain()
@@ -165,6 +174,28 @@ class GatewayServer:
             await writer.drain()
         except (ConnectionError, OSError):
             pass
+
+
+COALESCE = 256 * 1024  # small outputs travel together: one thread hop, one write
+
+
+def _gather(chunks: Iterator[bytes]) -> object:
+    """The next piece to send: chunks joined until COALESCE bytes, or _END when none is left."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= COALESCE:
+            break
+    if not parts:
+        return _END
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _chain(session: Session, messages: list[m.FrontendMessage]) -> Iterator[bytes]:
+    for msg in messages:
+        yield from session.handle(msg)
 
 
 def _close_generator(gen: Iterator[bytes]) -> None:

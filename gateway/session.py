@@ -294,7 +294,8 @@ class Session:
             prepared.catalog = shadow.is_catalog_query(tree)
             if not prepared.catalog:
                 assert self.principal is not None
-                prepared.compiled = self.app.compile(self.principal, tree)
+                # by text when it stands alone (cached across sessions), else by tree (offsets kept)
+                prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree)
         elif stmt.kind is Kind.SESSION and stmt.keyword == "DECLARE":
             tokens = tokenize(stmt.text)
             at = next((i for i, t in enumerate(tokens) if t.text.upper() == "FOR"), None)
@@ -344,7 +345,13 @@ class Session:
 
     def _describe_portal(self, portal: Portal, *, simple: bool, statement: bool = False) -> Iterator[bytes]:
         prepared = portal.prepared
-        columns = self._columns(portal)
+        if not statement and prepared.statement.kind is Kind.QUERY and prepared.tree is not None:
+            # a bound portal runs next anyway: start it now and describe it by its own schema,
+            # rather than planning the query twice
+            self._open(portal)
+            columns: list[pgtypes.Column] | None = pgtypes.describe(portal.schema)
+        else:
+            columns = self._columns(portal)
         if columns is None:
             if not simple:
                 yield encode(m.NoData())

@@ -8,6 +8,7 @@ never handle SQL themselves.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -63,6 +64,8 @@ class App:
                       for name, r in config.roles.items()}
         self._check_roles(source)
         self.state = StateStore(self.home / "state.db")
+        self._compiled: dict[tuple[str, str, str], Compiled] = {}
+        self._compiled_lock = threading.Lock()
 
     def _check_roles(self, source: str) -> None:
         for name, role in self.config.roles.items():
@@ -124,7 +127,19 @@ class App:
 
     # -- the one query path -------------------------------------------------------------------
     def compile(self, principal: Principal, query: str | exp.Expression) -> Compiled:
-        return compile_query(principal, self.catalog, query)
+        """Policy for one query. Text is cached per (rules, text): drivers send the same SQL again
+        and again, and the rules are fixed for the life of the process."""
+        if not isinstance(query, str):
+            return compile_query(principal, self.catalog, query)
+        key = (principal.tenant, principal.role.name, query)
+        cached = self._compiled.get(key)
+        if cached is None:
+            cached = compile_query(principal, self.catalog, query)
+            with self._compiled_lock:
+                if len(self._compiled) >= 4096:
+                    self._compiled.pop(next(iter(self._compiled)))
+                self._compiled[key] = cached
+        return cached
 
     def stream(self, principal: Principal, query: str | exp.Expression) -> tuple[Compiled, Stream]:
         compiled = self.compile(principal, query)
