@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from gateway import pgcatalog
 from sql import functions
 from sql.errors import UndefinedFunction, UndefinedTable
 from sql.model import Catalog, Principal
@@ -36,7 +37,11 @@ CATALOG_FUNCTIONS = frozenset({
     "unnest", "generate_subscripts", "quote_ident", "pg_get_viewdef", "pg_is_in_recovery",
     "inet_server_addr", "inet_server_port", "pg_postmaster_start_time", "to_regclass", "regclass",
     "pg_typeof", "pg_type_is_visible", "pg_function_is_visible",
-    "currentdatabase", "sessionuser", "currentschemas", "currentcatalog",
+    "currentdatabase", "sessionuser", "currentschemas", "currentcatalog", "array", "arraytostring",
+    "pg_get_function_result", "pg_get_function_arguments", "pg_get_serial_sequence", "string_to_array",
+    "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
+    "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
+    "array_length", "len", "to_regtype",
 })
 
 
@@ -80,6 +85,11 @@ class ShadowCatalogs:
             for c in cols:
                 con.execute(exp.Comment(this=exp.column(c.name, table=view.name, db="public"), kind="COLUMN",
                                         expression=exp.Literal.string(c.description)).sql(dialect="duckdb"))
+        con.execute("CREATE SCHEMA pgc")  # PostgreSQL's catalog columns: see gateway/pgcatalog.py
+        for name, table in pgcatalog.tables(principal, self.catalog).items():
+            con.register("egress_catalog_rows", table)
+            con.execute(f"CREATE TABLE pgc.{name} AS SELECT * FROM egress_catalog_rows")
+            con.unregister("egress_catalog_rows")
         con.execute("SET lock_configuration = true")
         return con
 
@@ -105,6 +115,10 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             raise UndefinedFunction(f"function {functions.display_name(node)} does not exist")
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
+            fn = table.this.expression if isinstance(table.this, exp.Dot) else table.this
+            if isinstance(fn, exp.Func) and functions.function_name(fn) in ("unnest", "explode", "generate_series",
+                                                                            "explodinggenerateseries"):
+                continue
             raise UndefinedTable("table functions are not available in catalog queries")
         name, db = fold(table.this), fold(table.args.get("db"))
         if db and db not in CATALOG_SCHEMAS and db != "public":
@@ -113,6 +127,56 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             raise UndefinedTable(f'relation "{name}" does not exist')
 
     def value(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Dot) and isinstance(node.this.expression, exp.Func):
+            node.set("this", node.this.expression)  # FROM pg_catalog.unnest(...) -> FROM unnest(...)
+            return node
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and \
+                functions.function_name(node.this) in ("generate_series", "explodinggenerateseries"):
+            fn = node.this
+            args = [a for a in [fn.args.get("start"), fn.args.get("end"), fn.args.get("step")] if a is not None] \
+                or list(fn.expressions)
+            # FROM generate_series(a, b) s -> FROM (SELECT unnest(generate_series(a, b)) AS s) s: the list
+            # form takes correlated arguments, which DuckDB's table function does not
+            alias = node.args.get("alias")
+            name = alias.name if isinstance(alias, exp.TableAlias) and alias.name else "generate_series"
+            cols = alias.columns if isinstance(alias, exp.TableAlias) else []
+            series = exp.Anonymous(this="generate_series", expressions=[exp.cast(a, "BIGINT") for a in args])
+            return exp.select(exp.alias_(exp.Anonymous(this="unnest", expressions=[series]),
+                                         cols[0].name if cols else name)).subquery(name)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and \
+                functions.function_name(node.this) in ("unnest", "explode"):
+            # FROM unnest(x) AS a(c) -> FROM (SELECT unnest(x) AS c) AS a: DuckDB unnests in SELECT
+            alias = node.args.get("alias")
+            name = alias.name if isinstance(alias, exp.TableAlias) and alias.name else "unnest"
+            cols = alias.columns if isinstance(alias, exp.TableAlias) else []
+            col = cols[0].name if cols else name
+            args = list(node.this.expressions) or [a for a in [node.this.args.get("this")] if a is not None]
+            return exp.select(exp.alias_(exp.Anonymous(this="unnest", expressions=args), col)).subquery(name)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            name, db = fold(node.this), fold(node.args.get("db"))
+            if name in PGC_TABLES and db in ("", "pg_catalog"):
+                return exp.Table(this=exp.to_identifier(name), db=exp.to_identifier("pgc"),
+                                 alias=node.args.get("alias"))
+            return node
+        if isinstance(node, exp.Cast):
+            node.set("this", node.this.transform(value))  # x::regtype::text: the inner cast first
+            target = node.to.sql(dialect="postgres").lower().rsplit(".", 1)[-1]
+            if target == "regclass":
+                if isinstance(node.this, exp.Literal) and node.this.is_string:
+                    relname = node.this.name.split(".")[-1].strip('"')
+                    return exp.Subquery(this=exp.select("oid").from_("pgc.pg_class").where(
+                        exp.EQ(this=exp.column("relname"), expression=exp.Literal.string(relname))))
+                return exp.cast(node.this, "BIGINT")
+            if target in ("oid", "regproc", "regnamespace", "regrole"):
+                return exp.cast(node.this, "BIGINT") if target == "oid" else exp.cast(node.this, "VARCHAR")
+            if target == "regtype":
+                return _format_type(node.this, exp.Literal.number(-1))
+            if "." in node.to.sql(dialect="postgres"):  # ::pg_catalog.text -> ::text
+                try:
+                    return exp.cast(node.this, exp.DataType.build(target, dialect="postgres"))
+                except Exception:  # noqa: BLE001 - an unknown type name: leave it to DuckDB to refuse
+                    return node
+            return node
         if isinstance(node, exp.Collate):
             return node.this  # COLLATE pg_catalog.default: DuckDB has no such collation
         if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~) and friends, as psql writes them
@@ -145,12 +209,35 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             return exp.Literal.number(pid)
         if name.startswith("has_") and name.endswith("_privilege"):
             return exp.true()
+        if name == "format_type" and isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
+            return _format_type(node.expressions[0], node.expressions[1])
+        if name in ("pg_get_expr", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_viewdef",
+                    "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef",
+                    "pg_get_partkeydef", "pg_get_partition_constraintdef"):
+            return exp.Null()
+        if name in ("to_regtype", "to_regclass") and isinstance(node, exp.Anonymous) and node.expressions:
+            table, column = ("pg_type", "typname") if name == "to_regtype" else ("pg_class", "relname")
+            return exp.Subquery(this=exp.select("oid").from_(f"pgc.{table}").where(
+                exp.EQ(this=exp.column(column), expression=node.expressions[0].copy())).limit(1))
+        if name in ("array_upper", "array_length") and isinstance(node, exp.Anonymous) and node.expressions:
+            return exp.Anonymous(this="len", expressions=[node.expressions[0]])
+        if name in ("pg_relation_is_publishable", "pg_is_in_recovery", "pg_is_other_temp_schema"):
+            return exp.false()
         if name == "pg_get_userbyid":
             return exp.Literal.string("egress")
         if name in ("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible"):
             return exp.true()
         if name == "pg_encoding_to_char":
             return exp.Literal.string("UTF8")
+        if name == "col_description" and isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
+            rel, num = node.expressions
+            return exp.Subquery(this=exp.select("description").from_("pgc.pg_description").where(
+                exp.and_(exp.EQ(this=exp.column("objoid"), expression=rel.copy()),
+                         exp.EQ(this=exp.column("objsubid"), expression=num.copy()))).limit(1))
+        if name == "obj_description" and isinstance(node, exp.Anonymous) and node.expressions:
+            return exp.Subquery(this=exp.select("description").from_("pgc.pg_description").where(
+                exp.and_(exp.EQ(this=exp.column("objoid"), expression=node.expressions[0].copy()),
+                         exp.EQ(this=exp.column("objsubid"), expression=exp.Literal.number(0)))).limit(1))
         if name in ("obj_description", "col_description", "shobj_description"):
             return exp.Null()
         if name in ("current_schemas", "currentschemas"):
@@ -159,7 +246,46 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
 
     tree = tree.copy()
     pg_names(tree)  # version() is called "version", as in PostgreSQL, not after its value
-    return tree.transform(value)
+    # transform() does not revisit what it replaced: repeat until nothing changes (each rewrite
+    # is idempotent), bounded
+    before = None
+    for _ in range(6):
+        tree = tree.transform(value)
+        now = tree.sql(dialect="duckdb")
+        if now == before:
+            break
+        before = now
+    return tree
+
+
+PGC_TABLES = frozenset({
+    "pg_namespace", "pg_class", "pg_attribute", "pg_description", "pg_type", "pg_proc", "pg_range", "pg_enum",
+    "pg_database", "pg_roles", "pg_user", "pg_am", "pg_tablespace", "pg_collation", "pg_index", "pg_constraint",
+    "pg_attrdef", "pg_inherits", "pg_trigger", "pg_rewrite", "pg_policy", "pg_statistic_ext", "pg_publication",
+    "pg_publication_rel", "pg_publication_namespace", "pg_depend", "pg_extension", "pg_foreign_table", "pg_partitioned_table", "pg_sequence",
+    "pg_matviews",
+})
+
+
+def _format_type(oid: exp.Expression, typmod: exp.Expression) -> exp.Expression:
+    """PostgreSQL's format_type(oid, typmod) for the types egress serves."""
+    from gateway import pgtypes
+
+    ifs = [exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(o)), true=exp.Literal.string(n))
+           for o, n in pgtypes.TYPE_NAMES.items() if o != pgtypes.NUMERIC]
+    numeric = exp.If(
+        this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(pgtypes.NUMERIC)),
+        true=sqlglot_numeric(typmod))
+    return exp.Case(ifs=[numeric, *ifs], default=exp.Literal.string("text"))
+
+
+def sqlglot_numeric(typmod: exp.Expression) -> exp.Expression:
+    import sqlglot
+
+    template = sqlglot.parse_one(
+        "CASE WHEN m >= 4 THEN 'numeric(' || CAST((m - 4) // 65536 AS VARCHAR) || ',' || "
+        "CAST((m - 4) % 65536 AS VARCHAR) || ')' ELSE 'numeric' END", read="duckdb")
+    return template.transform(lambda n: typmod.copy() if isinstance(n, exp.Column) and n.name == "m" else n)
 
 
 def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid: int) -> pa.Table:

@@ -250,3 +250,15 @@ def test_statement_timeout_cancels(gateway) -> None:  # type: ignore[no-untyped-
             conn.execute("SELECT count(*) FROM companies a, companies b, companies c WHERE a.name < b.name || c.name")
         conn.execute("RESET statement_timeout")
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_psql_describe_shows_only_visible_columns_with_descriptions(gateway) -> None:  # type: ignore[no-untyped-def]
+    alice = psql(gateway, "alice", "\\d+ companies", "\\l")
+    assert alice.returncode == 0 and "ERROR" not in alice.stderr, alice.stderr
+    out = alice.stdout
+    assert 'Table "public.companies"' in out and "employee_count | integer" in out
+    assert "Number of employees." in out  # the catalog's description
+    assert "annual_revenue" not in out and "contact_email" not in out and "tenant_id" not in out
+    assert " egress " in out  # \l lists the one database
+    carol = psql(gateway, "carol", "\\d companies").stdout
+    assert "annual_revenue | numeric(18,2)" in carol and "contact_email" in carol
