@@ -41,7 +41,8 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_function_result", "pg_get_function_arguments", "pg_get_serial_sequence", "string_to_array",
     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
-    "array_length", "len", "to_regtype",
+    "array_length", "len", "to_regtype", "json_build_object", "json_object", "json_agg",
+    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible",
 })
 
 
@@ -155,8 +156,12 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
             name, db = fold(node.this), fold(node.args.get("db"))
             if name in PGC_TABLES and db in ("", "pg_catalog"):
-                return exp.Table(this=exp.to_identifier(name), db=exp.to_identifier("pgc"),
-                                 alias=node.args.get("alias"))
+                alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+                return exp.Table(this=exp.to_identifier(name), db=exp.to_identifier("pgc"), alias=alias)
+            return node
+        if isinstance(node, exp.Column) and fold(node.args.get("db")) == "pg_catalog":
+            node = node.copy()  # pg_catalog.pg_class.oid -> pg_class.oid (the table keeps that alias)
+            node.set("db", None)
             return node
         if isinstance(node, exp.Cast):
             node.set("this", node.this.transform(value))  # x::regtype::text: the inner cast first
@@ -166,7 +171,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
                     relname = node.this.name.split(".")[-1].strip('"')
                     return exp.Subquery(this=exp.select("oid").from_("pgc.pg_class").where(
                         exp.EQ(this=exp.column("relname"), expression=exp.Literal.string(relname))))
-                return exp.cast(node.this, "BIGINT")
+                return exp.TryCast(this=node.this, to=exp.DataType.build("BIGINT"))
             if target in ("oid", "regproc", "regnamespace", "regrole"):
                 return exp.cast(node.this, "BIGINT") if target == "oid" else exp.cast(node.this, "VARCHAR")
             if target == "regtype":
@@ -211,10 +216,12 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             return exp.true()
         if name == "format_type" and isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
             return _format_type(node.expressions[0], node.expressions[1])
-        if name in ("pg_get_expr", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_viewdef",
+        if name in ("pg_get_expr", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_viewdef", "pg_get_serial_sequence",
                     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef",
                     "pg_get_partkeydef", "pg_get_partition_constraintdef"):
             return exp.Null()
+        if name == "json_build_object" and isinstance(node, exp.Anonymous):
+            return exp.Anonymous(this="json_object", expressions=list(node.expressions))
         if name in ("to_regtype", "to_regclass") and isinstance(node, exp.Anonymous) and node.expressions:
             table, column = ("pg_type", "typname") if name == "to_regtype" else ("pg_class", "relname")
             return exp.Subquery(this=exp.select("oid").from_(f"pgc.{table}").where(
@@ -225,7 +232,8 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             return exp.false()
         if name == "pg_get_userbyid":
             return exp.Literal.string("egress")
-        if name in ("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible"):
+        if name in ("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
+                    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible"):
             return exp.true()
         if name == "pg_encoding_to_char":
             return exp.Literal.string("UTF8")
@@ -288,11 +296,20 @@ def sqlglot_numeric(typmod: exp.Expression) -> exp.Expression:
     return template.transform(lambda n: typmod.copy() if isinstance(n, exp.Column) and n.name == "m" else n)
 
 
-def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid: int) -> pa.Table:
-    sql = rewrite_catalog_query(tree, principal, pid).sql(dialect="duckdb")
+def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid: int,
+        params: list[object] | None = None) -> pa.Table:
+    rewritten = rewrite_catalog_query(tree, principal, pid)
+    if params:
+        # rewrites may drop a $n (pg_table_is_visible($1) became true): renumber what is left
+        used = sorted({int(p.name) for p in rewritten.find_all(exp.Parameter) if str(p.name).isdigit()})
+        renumber = {old: new for new, old in enumerate(used, start=1)}
+        rewritten = rewritten.transform(lambda n: exp.Parameter(this=exp.Literal.number(renumber[int(n.name)]))
+                                        if isinstance(n, exp.Parameter) and str(n.name).isdigit() else n)
+        params = [params[old - 1] for old in used if old - 1 < len(params)]
+    sql = rewritten.sql(dialect="duckdb")
     cur = shadows.cursor(principal)
     try:
-        return cur.sql(sql).to_arrow_table()
+        return (cur.sql(sql, params=params) if params else cur.sql(sql)).to_arrow_table()
     except duckdb.Error as err:
         raise translate(err) from None
     finally:

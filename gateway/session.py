@@ -381,9 +381,10 @@ class Session:
         if prepared.catalog:
             if prepared.columns is None:
                 assert self.principal is not None
-                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid) \
+                nulls = [None] * len(self._param_oids(prepared)) or None
+                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid, nulls) \
                     if isinstance(prepared.tree, exp.Select) else \
-                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid)
+                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid, nulls)
                 prepared.columns = pgtypes.describe(table.schema)
             return prepared.columns
         assert prepared.compiled is not None
@@ -421,7 +422,8 @@ class Session:
         if portal.batches is not None or portal.done:
             return
         if prepared.catalog:
-            table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid)  # type: ignore[arg-type]
+            table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid,  # type: ignore[arg-type]
+                               portal.params or None)
             portal.schema = table.schema
             portal.batches = iter(table.to_batches())
             return

@@ -14,6 +14,7 @@ import time
 
 import asyncpg
 import psycopg
+import pyarrow as pa
 import pytest
 
 from tests.fix_gateway import Gateway
@@ -262,3 +263,29 @@ def test_psql_describe_shows_only_visible_columns_with_descriptions(gateway) -> 
     assert " egress " in out  # \l lists the one database
     carol = psql(gateway, "carol", "\\d companies").stdout
     assert "annual_revenue | numeric(18,2)" in carol and "contact_email" in carol
+
+
+def test_sqlalchemy_inspector_and_pandas(gateway) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"postgresql+psycopg://alice:alice@{gateway.host}:{gateway.port}/egress")
+    try:
+        inspector = sa.inspect(engine)
+        assert sorted(inspector.get_table_names()) == ["companies", "company_metrics", "company_similarities"]
+        assert "public" in inspector.get_schema_names()
+        assert inspector.get_view_names() == []
+        frame = pd.read_sql("SELECT industry, count(*) AS n FROM companies GROUP BY 1 ORDER BY 2 DESC, 1", engine)
+        assert list(frame.columns) == ["industry", "n"] and frame["n"].sum() == 1500
+    finally:
+        engine.dispose()
+
+
+def test_adbc_postgresql_reads_through_binary_copy(gateway) -> None:  # type: ignore[no-untyped-def]
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(gateway.url("bob")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT company_id, name, employee_count, founded_on FROM companies ORDER BY 1")
+        table = cur.fetch_arrow_table()
+    assert table.num_rows == 900 and table.column("company_id")[0].as_py() == 1501
+    assert table.schema.field("founded_on").type == pa.date32()
