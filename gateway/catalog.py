@@ -182,6 +182,17 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
                 except Exception:  # noqa: BLE001 - an unknown type name: leave it to DuckDB to refuse
                     return node
             return node
+        if isinstance(node, (exp.EQ, exp.NEQ)):
+            # regproc columns (typreceive, ...) hold function names here; PostgreSQL compares them
+            # with 0 for "no function", which is '-' in text
+            for col, other in ((node.this, node.expression), (node.expression, node.this)):
+                if isinstance(col, exp.Column) and fold(col.this) in REGPROC_COLUMNS and \
+                        isinstance(other, exp.Literal) and not other.is_string and other.name == "0":
+                    return type(node)(this=col.copy(), expression=exp.Literal.string("-"))
+                if isinstance(col, exp.Column) and fold(col.this) in REGPROC_COLUMNS and \
+                        isinstance(other, exp.Column) and fold(other.this) == "oid":
+                    # pg_proc.oid = a.typreceive (Npgsql): join on the function's name instead
+                    return type(node)(this=col.copy(), expression=exp.column("proname", table=other.table))
         if isinstance(node, exp.Collate):
             return node.this  # COLLATE pg_catalog.default: DuckDB has no such collation
         if isinstance(node, exp.Operator):  # OPERATOR(pg_catalog.~) and friends, as psql writes them
@@ -266,6 +277,8 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
     return tree
 
 
+REGPROC_COLUMNS = frozenset({"typreceive", "typsend", "typinput", "typoutput", "typmodin", "typmodout",
+                             "typanalyze"})
 PGC_TABLES = frozenset({
     "pg_namespace", "pg_class", "pg_attribute", "pg_description", "pg_type", "pg_proc", "pg_range", "pg_enum",
     "pg_database", "pg_roles", "pg_user", "pg_am", "pg_tablespace", "pg_collation", "pg_index", "pg_constraint",

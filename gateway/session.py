@@ -406,8 +406,8 @@ class Session:
             self._log(prepared, outcome.rows, started)
             return
         if prepared.tree is None:
-            if self._is_tableau_probe(prepared.statement):
-                yield encode(m.CommandComplete("CREATE TABLE"))
+            if self._is_tableau_probe(prepared.statement):  # answered, nothing created or dropped
+                yield encode(m.CommandComplete(f"{prepared.statement.keyword} TABLE"))
                 return
             yield encode(m.EmptyQueryResponse())
             return
@@ -724,7 +724,7 @@ class Session:
         except EgressError:
             return False
         names = [t.text for t in tokens[:8]]
-        return (len(names) > 4 and names[0].upper() == "CREATE"
+        return (len(names) > 2 and names[0].upper() in ("CREATE", "DROP")
                 and any(n.startswith("#Tableau_") and n.endswith("_Connect_Check") for n in names))
 
     @staticmethod

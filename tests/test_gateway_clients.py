@@ -289,3 +289,42 @@ def test_adbc_postgresql_reads_through_binary_copy(gateway) -> None:  # type: ig
         table = cur.fetch_arrow_table()
     assert table.num_rows == 900 and table.column("company_id")[0].as_py() == 1501
     assert table.schema.field("founded_on").type == pa.date32()
+
+
+def test_npgsql_4_0_type_loading_query_verbatim(gateway) -> None:  # type: ignore[no-untyped-def]
+    """Npgsql 4.0.17's PostgresDatabaseInfo.GenerateTypesQuery(true, true, true, false), as Power BI
+    sends it on connect: three result sets, base types first, arrays found by array_recv."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "fixtures" / "npgsql_4_0_types.sql").read_text()
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        results = []
+        conn.pgconn.send_query(text.encode())
+        while (res := conn.pgconn.get_result()) is not None:
+            assert res.status in (psycopg.pq.ExecStatus.TUPLES_OK,), res.error_message
+            results.append([[res.get_value(r, c) for c in range(res.nfields)] for r in range(res.ntuples)])
+    assert len(results) == 3
+    types = {row[1].decode(): row for row in results[0]}
+    assert types["int4"][5] == b"b" and types["_int4"][5] == b"a" and types["_int4"][6] == b"23"
+    assert types["numeric"][2] == b"1700" and types["timestamptz"][2] == b"1184"
+    ords = [int(row[7]) for row in results[0]]
+    assert ords == sorted(ords)  # base types before arrays
+    assert results[1] == [] and results[2] == []
+
+
+def test_tableau_connect_sequence(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        for statement in ("SET client_min_messages TO WARNING", "SET extra_float_digits = 3",
+                          "SET TIME ZONE 'UTC'", "SET DateStyle = 'ISO'"):
+            conn.execute(statement)
+        probe = '"#Tableau_2_0A1B_Connect_Check"'
+        assert conn.execute(f"CREATE LOCAL TEMPORARY TABLE {probe} (COL INTEGER) ON COMMIT PRESERVE ROWS").statusmessage == "CREATE TABLE"
+        assert conn.execute(f"DROP TABLE {probe}").statusmessage == "DROP TABLE"
+        rows = conn.execute("SELECT industry AS a, count(*) AS n FROM companies WHERE (CASE WHEN employee_count > 10 "
+                            "THEN 1 ELSE 0 END) = 1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 2").fetchall()
+        assert len(rows) == 2
+        cur = conn.execute("SELECT * FROM companies WHERE 1 = 0")
+        assert cur.fetchall() == [] and "annual_revenue" not in [d.name for d in cur.description]
+        assert conn.execute("SHOW TRANSACTION ISOLATION LEVEL").fetchone() == ("read committed",)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("CREATE TABLE t (a int)")
