@@ -41,7 +41,7 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_function_result", "pg_get_function_arguments", "pg_get_serial_sequence", "string_to_array",
     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
-    "array_length", "len", "to_regtype", "json_build_object", "json_object", "json_agg",
+    "array_length", "len", "to_regtype", "_pg_expandarray", "json_build_object", "json_object", "json_agg",
     "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible",
 })
 
@@ -209,7 +209,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
                 raise UndefinedFunction(f"operator does not exist: {op}")
             return made()
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func) \
-                and fold(node.this) == "pg_catalog":
+                and fold(node.this) in ("pg_catalog", "information_schema"):
             return value(node.expression)  # pg_catalog.f(...): the same function, unqualified
         name = functions.function_name(node) if isinstance(node, exp.Func) else ""
         if isinstance(node, exp.CurrentUser) or name in ("current_user", "session_user", "user", "currentuser",
@@ -231,6 +231,12 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
                     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef",
                     "pg_get_partkeydef", "pg_get_partition_constraintdef"):
             return exp.Null()
+        if name == "_pg_expandarray":
+            # a record (x, n) per array element; only ever applied to pg_index.indkey, which is
+            # empty here, so a typed struct is all the query needs in order to bind
+            import sqlglot
+
+            return sqlglot.parse_one("{'x': CAST(NULL AS BIGINT), 'n': CAST(NULL AS BIGINT)}", read="duckdb")
         if name == "json_build_object" and isinstance(node, exp.Anonymous):
             return exp.Anonymous(this="json_object", expressions=list(node.expressions))
         if name in ("to_regtype", "to_regclass") and isinstance(node, exp.Anonymous) and node.expressions:
@@ -284,7 +290,7 @@ PGC_TABLES = frozenset({
     "pg_database", "pg_roles", "pg_user", "pg_am", "pg_tablespace", "pg_collation", "pg_index", "pg_constraint",
     "pg_attrdef", "pg_inherits", "pg_trigger", "pg_rewrite", "pg_policy", "pg_statistic_ext", "pg_publication",
     "pg_publication_rel", "pg_publication_namespace", "pg_depend", "pg_extension", "pg_foreign_table", "pg_partitioned_table", "pg_sequence",
-    "pg_matviews",
+    "pg_matviews", "pg_settings",
 })
 
 

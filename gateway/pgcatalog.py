@@ -156,13 +156,32 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
                                 "rolvaliduntil": pa.array([None], pa.string()), "rolbypassrls": [False]})
     out["pg_user"] = pa.table({"usename": [principal.user], "usesysid": [OWNER_OID], "usecreatedb": [False],
                                "usesuper": [False], "userepl": [False], "usebypassrls": [False]})
+    settings = {"max_index_keys": "32", "max_identifier_length": "63", "server_version": "16.4",
+                "server_version_num": "160004", "server_encoding": "UTF8", "client_encoding": "UTF8",
+                "standard_conforming_strings": "on", "integer_datetimes": "on", "DateStyle": "ISO, MDY",
+                "TimeZone": "UTC", "IntervalStyle": "postgres", "search_path": '"$user", public',
+                "default_transaction_read_only": "on", "transaction_isolation": "read committed",
+                "max_connections": "100", "block_size": "8192", "lc_collate": "C", "lc_ctype": "C"}
+    out["pg_settings"] = pa.table({
+        "name": list(settings), "setting": list(settings.values()), "unit": pa.array([None] * len(settings), pa.string()),
+        "category": ["Preset Options"] * len(settings), "short_desc": [""] * len(settings),
+        "context": ["internal"] * len(settings), "vartype": ["string"] * len(settings),
+        "source": ["default"] * len(settings), "min_val": pa.array([None] * len(settings), pa.string()),
+        "max_val": pa.array([None] * len(settings), pa.string()), "boot_val": list(settings.values()),
+        "reset_val": list(settings.values()), "pending_restart": [False] * len(settings)})
     out["pg_am"] = pa.table({"oid": [2, 403], "amname": ["heap", "btree"], "amtype": ["t", "i"]})
     out["pg_tablespace"] = pa.table({"oid": [1663], "spcname": ["pg_default"], "spcowner": [OWNER_OID]})
     out["pg_collation"] = pa.table({"oid": [100, 950], "collname": ["default", "C"],
                                     "collnamespace": [CATALOG_OID] * 2})
     empty = {
-        "pg_index": ["indexrelid", "indrelid", "indnatts", "indisunique", "indisprimary", "indkey"],
-        "pg_constraint": ["oid", "conname", "connamespace", "contype", "conrelid", "confrelid", "conkey", "confkey"],
+        "pg_index": ["indexrelid", "indrelid", "indnatts", "indnkeyatts", "indisunique", "indisprimary",
+                     "indisexclusion", "indimmediate", "indisclustered", "indisvalid", "indisready", "indislive",
+                     "indkey", "indcollation", "indclass", "indoption", "indexprs", "indpred"],
+        "pg_constraint": ["oid", "conname", "connamespace", "contype", "condeferrable", "condeferred",
+                          "convalidated", "conrelid", "contypid", "conindid", "conparentid", "confrelid",
+                          "confupdtype", "confdeltype", "confmatchtype", "conislocal", "coninhcount",
+                          "connoinherit", "conkey", "confkey", "conpfeqop", "conppeqop", "conffeqop",
+                          "confdelsetcols", "conexclop", "conbin"],
         "pg_attrdef": ["oid", "adrelid", "adnum", "adbin"],
         "pg_inherits": ["inhrelid", "inhparent", "inhseqno", "inhdetachpending"],
         "pg_trigger": ["oid", "tgrelid", "tgparentid", "tgname", "tgfoid", "tgtype", "tgenabled", "tgisinternal",
@@ -187,10 +206,16 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
 
 def _empty_type(column: str) -> pa.DataType:
     """Types for the columns of catalogs egress keeps empty: what PostgreSQL clients compare them with."""
-    if column.startswith(("ind", "pol", "stx", "pub", "tg", "ev_", "inh", "is_")) and column.endswith(
+    if column.startswith(("ind", "pol", "stx", "pub", "tg", "ev_", "inh", "is_", "con")) and column.endswith(
             ("unique", "primary", "permissive", "alltables", "insert", "update", "delete", "truncate", "viaroot",
-             "internal", "deferrable", "deferred", "pending", "instead")):
+             "internal", "deferrable", "deferred", "pending", "instead", "exclusion", "immediate", "clustered",
+             "valid", "ready", "live", "validated", "islocal", "noinherit")):
         return pa.bool_()
+    if column in ("confupdtype", "confdeltype", "confmatchtype", "contype"):
+        return pa.string()
+    if column in ("indcollation", "indclass", "indoption", "conpfeqop", "conppeqop", "conffeqop",
+                  "confdelsetcols", "conexclop"):
+        return pa.list_(pa.int64())
     if column in ("polroles", "prattrs", "stxkeys", "indkey", "conkey", "confkey", "stxkind"):
         return pa.list_(pa.int64()) if column != "stxkind" else pa.list_(pa.string())
     if column.endswith(("name", "bin", "strat", "version", "qual", "withcheck", "cmd", "kind", "enabled", "exprs",
