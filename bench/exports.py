@@ -186,7 +186,6 @@ def ensure_warehouse(companies: int = COMPANIES, path: Path = WAREHOUSE) -> Path
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv  # a small warehouse, to check the benchmark itself runs
     path = ensure_warehouse(200_000, DATA / "warehouse-200k.duckdb") if quick else ensure_warehouse()
-    total = 3_000_000 if not quick else 120_000  # carol (acme) sees half of the companies... rows below are measured
     w = str(path)
     rows: list[dict[str, Any]] = []
 

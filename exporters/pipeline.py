@@ -98,26 +98,25 @@ def prefetch(batches: Iterable[pa.RecordBatch], depth: int = PREFETCH) -> Iterat
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def offer(item: object) -> bool:
+        """Put unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def pump() -> None:
         try:
             for batch in batches:
-                while not stop.is_set():
-                    try:
-                        slots.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(batch):
                     return
             item: object = done
         except BaseException as err:  # handed to the consumer, raised there
             item = err
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        offer(item)
 
     thread = threading.Thread(target=pump, name="egress-prefetch", daemon=True)
     thread.start()

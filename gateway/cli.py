@@ -8,17 +8,14 @@ principal whose rules apply, it does not ask for a password.
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
-import pyarrow as pa
 
 from exporters import base as formats
-from exporters.options import CsvOptions, JsonOptions, ParquetOptions, PdfOptions, XlsxOptions
 from sql.errors import ConfigurationError, EgressError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -195,20 +192,12 @@ def query(ctx: click.Context, user: str, fmt: str, max_rows: int, sql: str) -> N
     principal = app.principal(user)
     _, stream = app.stream(principal, sql)
     out = click.get_binary_stream("stdout")
-    if fmt == "csv":
-        from exporters.formats.csv import CsvWriter
-
-        writer = CsvWriter(out, stream.schema, CsvOptions())
+    if fmt in ("csv", "json"):  # the exporters' own writers, straight to stdout
+        spec = formats.get("csv" if fmt == "csv" else "ndjson")
+        writer = spec.open(out, stream.schema, spec.options())
         for batch in stream:
             writer.write(batch)
-        out.flush()
-        return
-    if fmt == "json":
-        from exporters.formats.json import NdjsonWriter
-
-        writer_j = NdjsonWriter(out, stream.schema, JsonOptions())
-        for batch in stream:
-            writer_j.write(batch)
+        writer.close()
         out.flush()
         return
     from rich.console import Console

@@ -229,7 +229,6 @@ def binary_values(arr: pa.Array) -> pa.Array:
     if pa.types.is_dictionary(t):
         return binary_values(arr.dictionary_decode())
     oid = oid_for(t)
-    n = len(arr)
     if oid in (TEXT, VARCHAR) and (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return pc.cast(arr, pa.binary())
     if oid == BYTEA:
