@@ -199,7 +199,7 @@ def run_export(
     def start() -> None:
         nonlocal current, writer, rows_in_chunk
         path = chunk_name(final, len(open_files) + 1) if chunked else final
-        current = AtomicFile(path, compression, compression_level)
+        current = AtomicFile(path, compression, compression_level, background=background)
         writer = spec.open(current.stream, schema, opts)
         rows_in_chunk = 0
 
@@ -224,6 +224,8 @@ def run_export(
     # gzip compresses block by block (each a gzip member) on the workers; zstd runs its own threads
     block_compress = ((lambda data: gzip_members(data, compression_level))
                       if compression == "gzip" else None)
+    # writers that encode batch by batch (CSV, NDJSON) run in parallel and write in the background
+    background = getattr(spec.open, "encode", None) is not None and ENCODE_THREADS > 1
     pool: ThreadPoolExecutor | None = None
     pending: deque[tuple[Future[Any], int, bool]] = deque()
     try:
