@@ -224,6 +224,15 @@ def run_export(
     # gzip compresses block by block (each a gzip member) on the workers; zstd runs its own threads
     block_compress = ((lambda data: gzip_members(data, compression_level))
                       if compression == "gzip" else None)
+    def write_next() -> None:
+        """The oldest encoded block, into the current chunk (opening one if a chunk just ended)."""
+        future, rows, edge = pending.popleft()
+        if current is None:
+            start()
+        assert current is not None
+        current.write_block(future.result())
+        wrote(rows, edge)
+
     # writers that encode batch by batch (CSV, NDJSON) run in parallel and write in the background
     background = getattr(spec.open, "encode", None) is not None and ENCODE_THREADS > 1
     pool: ThreadPoolExecutor | None = None
@@ -242,12 +251,7 @@ def run_export(
                 # flight, so memory stays bounded whatever the result's size.
                 pending.append((pool.submit(_encode_block, encode, block_compress, batch), batch.num_rows, boundary))
                 while pending and (len(pending) > ENCODE_THREADS + 1 or pending[0][0].done()):
-                    future, rows, edge = pending.popleft()
-                    if current is None:
-                        start()
-                    assert current is not None
-                    current.write_block(future.result())
-                    wrote(rows, edge)
+                    write_next()
                 continue
             if current is None:
                 start()
@@ -255,12 +259,7 @@ def run_export(
             writer.write(batch)
             wrote(batch.num_rows, boundary)
         while pending:
-            future, rows, edge = pending.popleft()
-            if current is None:
-                start()
-            assert current is not None
-            current.write_block(future.result())
-            wrote(rows, edge)
+            write_next()
         if current is not None and (rows_in_chunk or not open_files):
             end()
         elif current is not None:
