@@ -102,7 +102,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
 
     async def run() -> None:
         server = GatewayServer(app, host, port, ssl_context=context,
-                               max_connections=app.config.server.max_connections)
+                               max_connections=app.config.server.max_connections,
+                               idle_timeout=app.config.server.idle_timeout_s,
+                               max_message=app.config.server.max_message_bytes)
         bound = await server.start()
         metrics_port = None
         if metrics is not None or app.config.server.metrics_port is not None:

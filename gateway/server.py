@@ -33,10 +33,15 @@ class TooManyConnections(EgressError, code="53300"):
     pass
 
 
+class IdleSessionTimeout(EgressError, code="57P05"):
+    pass
+
+
 class GatewayServer:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 5433, *,
                  ssl_context: ssl.SSLContext | None = None, max_connections: int = 100,
-                 workers: int = 32) -> None:
+                 workers: int = 32, idle_timeout: float = 0, max_message: int = 64 << 20) -> None:
+        self.idle_timeout, self.max_message = idle_timeout, max_message
         self.app, self.host, self.port = app, host, port
         self.ssl_context = ssl_context
         self.max_connections = max_connections
@@ -73,11 +78,17 @@ class GatewayServer:
         session = Session(self.app, self.shadows, pid, secrets.randbits(31), metrics=self.metrics)
         self.metrics.connections.inc()
         self.metrics.active.inc()
-        parser = FrontendParser()
+        parser = FrontendParser(self.max_message)
         registered = False
         try:
             while not session.closed:
-                data = await reader.read(1 << 16)
+                if self.idle_timeout and session.state == "ready":
+                    try:
+                        data = await asyncio.wait_for(reader.read(1 << 16), self.idle_timeout)
+                    except asyncio.TimeoutError:
+                        raise IdleSessionTimeout("terminating connection due to idle-session timeout") from None
+                else:
+                    data = await reader.read(1 << 16)
                 if not data:
                     break
                 parser.receive(data)

@@ -37,6 +37,9 @@ class ServerConfig(_Strict):
                                      description="Prometheus metrics HTTP port on the same host (unset: off).")
     max_connections: int = Field(100, ge=1, description="Most client connections at once (53300 past it).")
     statement_timeout_ms: int = Field(0, ge=0, description="Default statement_timeout for new sessions (0: none).")
+    idle_timeout_s: int = Field(0, ge=0, description="Close connections idle this long between messages (0: never).")
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024,
+                                   description="Largest frontend message accepted (08P01 past it).")
 
 
 class WarehouseConfig(_Strict):

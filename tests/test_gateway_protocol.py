@@ -168,3 +168,53 @@ def test_bounded_load_100_connections_x_200_queries(gateway) -> None:  # type: i
     assert not errors, errors[:3]
     assert total == 20_000
     assert time.monotonic() - started < 240
+
+
+def test_client_that_disconnects_mid_result_frees_its_query(egress_home) -> None:  # type: ignore[no-untyped-def]
+    gw = start_gateway(egress_home, "--metrics-port", "0")
+    try:
+        conn = psycopg.connect(gw.dsn("carol"), autocommit=True)
+        conn.pgconn.send_query(b"SELECT a.*, b.name AS other FROM companies a, companies b")  # 2.25M rows
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        sock.settimeout(10)
+        received = sock.recv(1 << 16)  # the server is streaming
+        assert received
+        sock.close()
+        conn.pgconn.finish()  # the client goes away mid-result
+        deadline = time.monotonic() + 20
+        active = None
+        while time.monotonic() < deadline:
+            body = urllib.request.urlopen(f"http://{gw.host}:{gw.metrics_port}/metrics", timeout=10).read().decode()
+            active = next(float(line.split()[-1]) for line in body.splitlines()
+                          if line.startswith("egress_connections_active "))
+            if active == 0:
+                break
+            time.sleep(0.2)
+        assert active == 0
+        with psycopg.connect(gw.dsn("alice")) as again:
+            assert again.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        stop_gateway(gw)
+
+
+def test_idle_timeout_and_oversized_messages(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from service.config import DEMO_VERIFIERS
+
+    config = tmp_path / "egress.toml"
+    config.write_text(f'home = "{egress_home.path}"\n[server]\nidle_timeout_s = 1\nmax_message_bytes = 2048\n'
+                      '[roles.analyst]\ndeny = { companies = ["contact_email", "annual_revenue"] }\n'
+                      f'[users.alice]\ntenant = "acme"\nrole = "analyst"\npassword = "{DEMO_VERIFIERS["alice"]}"\n')
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        with psycopg.connect(gw.dsn("alice")) as conn:
+            with pytest.raises(psycopg.Error) as info:
+                conn.execute("SELECT '" + "x" * 5000 + "' AS big")
+            assert "invalid message length" in str(info.value) or info.value.sqlstate == "08P01" or conn.closed
+        conn = psycopg.connect(gw.dsn("alice"), autocommit=True)
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        time.sleep(2.0)  # idle past the 1 s timeout
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+        conn.close()
+    finally:
+        stop_gateway(gw)
