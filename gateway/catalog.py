@@ -42,7 +42,7 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
     "array_length", "len", "to_regtype", "_pg_expandarray", "json_build_object", "json_object", "json_agg",
-    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible",
+    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible", "generate_subscripts",
 })
 
 
@@ -290,7 +290,7 @@ PGC_TABLES = frozenset({
     "pg_database", "pg_roles", "pg_user", "pg_am", "pg_tablespace", "pg_collation", "pg_index", "pg_constraint",
     "pg_attrdef", "pg_inherits", "pg_trigger", "pg_rewrite", "pg_policy", "pg_statistic_ext", "pg_publication",
     "pg_publication_rel", "pg_publication_namespace", "pg_depend", "pg_extension", "pg_foreign_table", "pg_partitioned_table", "pg_sequence",
-    "pg_matviews", "pg_settings",
+    "pg_matviews", "pg_settings", "pg_opclass",
 })
 
 

@@ -176,6 +176,7 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
     empty = {
         "pg_index": ["indexrelid", "indrelid", "indnatts", "indnkeyatts", "indisunique", "indisprimary",
                      "indisexclusion", "indimmediate", "indisclustered", "indisvalid", "indisready", "indislive",
+                     "indnullsnotdistinct", "indisreplident", "indcheckxmin",
                      "indkey", "indcollation", "indclass", "indoption", "indexprs", "indpred"],
         "pg_constraint": ["oid", "conname", "connamespace", "contype", "condeferrable", "condeferred",
                           "convalidated", "conrelid", "contypid", "conindid", "conparentid", "confrelid",
@@ -196,7 +197,10 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
         "pg_publication_namespace": ["oid", "pnpubid", "pnnspid"],
         "pg_depend": ["classid", "objid", "refclassid", "refobjid", "deptype"],
         "pg_extension": ["oid", "extname", "extversion"], "pg_foreign_table": ["ftrelid", "ftserver"],
-        "pg_partitioned_table": ["partrelid", "partstrat"], "pg_sequence": ["seqrelid"],
+        "pg_partitioned_table": ["partrelid", "partstrat"], "pg_sequence": ["seqrelid", "seqtypid", "seqstart", "seqincrement", "seqmax", "seqmin", "seqcache",
+                        "seqcycle"],
+        "pg_opclass": ["oid", "opcmethod", "opcname", "opcnamespace", "opcowner", "opcfamily", "opcintype",
+                       "opcdefault", "opckeytype"],
         "pg_matviews": ["schemaname", "matviewname"],
     }
     for name, cols in empty.items():
@@ -209,7 +213,7 @@ def _empty_type(column: str) -> pa.DataType:
     if column.startswith(("ind", "pol", "stx", "pub", "tg", "ev_", "inh", "is_", "con")) and column.endswith(
             ("unique", "primary", "permissive", "alltables", "insert", "update", "delete", "truncate", "viaroot",
              "internal", "deferrable", "deferred", "pending", "instead", "exclusion", "immediate", "clustered",
-             "valid", "ready", "live", "validated", "islocal", "noinherit")):
+             "valid", "ready", "live", "validated", "islocal", "noinherit")) or column in ("seqcycle", "opcdefault", "indnullsnotdistinct", "indisreplident", "indcheckxmin"):
         return pa.bool_()
     if column in ("confupdtype", "confdeltype", "confmatchtype", "contype"):
         return pa.string()

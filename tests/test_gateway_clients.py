@@ -275,6 +275,12 @@ def test_sqlalchemy_inspector_and_pandas(gateway) -> None:  # type: ignore[no-un
         assert sorted(inspector.get_table_names()) == ["companies", "company_metrics", "company_similarities"]
         assert "public" in inspector.get_schema_names()
         assert inspector.get_view_names() == []
+        columns = {c["name"]: c for c in inspector.get_columns("companies")}
+        assert "employee_count" in columns and columns["employee_count"]["comment"] == "Number of employees."
+        assert not {"annual_revenue", "contact_email", "tenant_id"} & set(columns)
+        assert str(columns["company_id"]["type"]) == "BIGINT"
+        assert inspector.get_pk_constraint("companies")["constrained_columns"] == []
+        assert inspector.get_foreign_keys("companies") == [] and inspector.get_indexes("companies") == []
         frame = pd.read_sql("SELECT industry, count(*) AS n FROM companies GROUP BY 1 ORDER BY 2 DESC, 1", engine)
         assert list(frame.columns) == ["industry", "n"] and frame["n"].sum() == 1500
     finally:
