@@ -54,6 +54,10 @@ def is_catalog_query(tree: exp.Expression) -> bool:
     for node in tree.find_all(exp.Func):
         if functions.function_name(node) in CATALOG_FUNCTIONS:
             return True
+    for cast in tree.find_all(exp.Cast):
+        if cast.to.sql(dialect="postgres").lower().rsplit(".", 1)[-1] in ("regclass", "regtype", "regproc",
+                                                                        "regnamespace", "regrole"):
+            return True
     return any(isinstance(n, (exp.CurrentUser, exp.CurrentSchema)) for n in tree.walk())
 
 
@@ -118,7 +122,8 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
         if not isinstance(table.this, exp.Identifier):
             fn = table.this.expression if isinstance(table.this, exp.Dot) else table.this
             if isinstance(fn, exp.Func) and functions.function_name(fn) in ("unnest", "explode", "generate_series",
-                                                                            "explodinggenerateseries"):
+                                                                            "explodinggenerateseries",
+                                                                            "pg_get_keywords"):
                 continue
             raise UndefinedTable("table functions are not available in catalog queries")
         name, db = fold(table.this), fold(table.args.get("db"))
@@ -131,6 +136,10 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Dot) and isinstance(node.this.expression, exp.Func):
             node.set("this", node.this.expression)  # FROM pg_catalog.unnest(...) -> FROM unnest(...)
             return node
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and \
+                functions.function_name(node.this) == "pg_get_keywords":
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier("pg_get_keywords"))
+            return exp.Table(this=exp.to_identifier("pg_get_keywords"), db=exp.to_identifier("pgc"), alias=alias)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and \
                 functions.function_name(node.this) in ("generate_series", "explodinggenerateseries"):
             fn = node.this

@@ -169,6 +169,13 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
         "source": ["default"] * len(settings), "min_val": pa.array([None] * len(settings), pa.string()),
         "max_val": pa.array([None] * len(settings), pa.string()), "boot_val": list(settings.values()),
         "reset_val": list(settings.values()), "pending_restart": [False] * len(settings)})
+    import sqlglot.tokens
+
+    words = sorted({k.lower() for k in sqlglot.tokens.Tokenizer.KEYWORDS if k.isalpha() and k.isupper()})
+    out["pg_get_keywords"] = pa.table({"word": words, "catcode": ["U"] * len(words),
+                                       "barelabel": [True] * len(words),
+                                       "catdesc": ["unreserved"] * len(words),
+                                       "baredesc": ["can be bare label"] * len(words)})
     out["pg_am"] = pa.table({"oid": [2, 403], "amname": ["heap", "btree"], "amtype": ["t", "i"]})
     out["pg_tablespace"] = pa.table({"oid": [1663], "spcname": ["pg_default"], "spcowner": [OWNER_OID]})
     out["pg_collation"] = pa.table({"oid": [100, 950], "collname": ["default", "C"],

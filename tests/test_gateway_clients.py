@@ -334,3 +334,26 @@ def test_tableau_connect_sequence(gateway) -> None:  # type: ignore[no-untyped-d
         assert conn.execute("SHOW TRANSACTION ISOLATION LEVEL").fetchone() == ("read committed",)
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("CREATE TABLE t (a int)")
+
+
+def test_dbeaver_and_metabase_probes(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        words = [r[0] for r in conn.execute("SELECT word FROM pg_catalog.pg_get_keywords()").fetchall()]
+        assert "select" in words and "from" in words
+        assert conn.execute("SELECT 'companies'::regclass").fetchone()[0] is not None
+        assert conn.execute("SELECT current_schemas(true)").fetchone()[0] == ["pg_catalog", "public"]
+        assert conn.execute("SELECT setting FROM pg_catalog.pg_settings WHERE name = 'max_index_keys'").fetchone() == ("32",)
+        assert conn.execute("SELECT datname FROM pg_catalog.pg_database").fetchall() == [("egress",)]
+        assert conn.execute("SHOW search_path").fetchone() == ('"$user", public',)
+        assert conn.execute("SHOW TRANSACTION ISOLATION LEVEL").fetchone() == ("read committed",)
+        assert conn.execute("SELECT has_table_privilege('companies', 'SELECT'), "
+                            "has_schema_privilege('public', 'USAGE')").fetchone() == (True, True)
+        assert conn.execute("SELECT current_database(), current_schema(), current_user").fetchone() == ("egress", "public", "alice")
+        names = [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
+                                            "WHERE table_name = 'companies'").fetchall()]
+        assert "name" in names and "annual_revenue" not in names and "tenant_id" not in names
+        # catalog queries can reach neither the engine nor files
+        for sql in ("SELECT * FROM duckdb_tables()", "SELECT * FROM read_csv('/etc/passwd')",
+                    "SELECT current_setting('threads') FROM pg_catalog.pg_class"):
+            with pytest.raises(psycopg.Error):
+                conn.execute(sql)
