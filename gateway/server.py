@@ -132,7 +132,7 @@ class GatewayServer:
                     await self._pump(_chain(session, batch), writer)
         except ProtocolViolation as err:
             await self._fatal(writer, err)
-        except (InvalidPassword, InvalidAuthorization) as err:
+        except (InvalidPassword, InvalidAuthorization) as err:  # 28P01 / 28000, after a short delay
             await asyncio.sleep(AUTH_FAILURE_DELAY)
             await self._fatal(writer, InvalidPassword(f'password authentication failed for user "{session.user}"')
                               if isinstance(err, InvalidPassword) else err)

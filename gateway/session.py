@@ -32,7 +32,7 @@ from gateway.copyout import CopyEncoder
 from gateway.metrics import Metrics
 from service.app import App
 from sql.copy import parse_copy
-from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError,
+from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError, InvalidAuthorization,
                         InvalidPassword, QueryCanceled, SyntaxError_)
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
@@ -176,11 +176,24 @@ class Session:
         if not _utf8(self.params["client_encoding"]):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params["client_encoding"] = "UTF8"
-        self.scram = ScramExchange(self.app.verifier(self.user))
         self.state = "auth"
+        if self.app.config.server.auth == "password":
+            if not self.tls:  # a password in clear text only ever crosses TLS
+                raise InvalidAuthorization(
+                    "password authentication requires TLS", hint="connect with sslmode=require")
+            yield encode(m.Authentication(m.Auth.CLEARTEXT))
+            return
+        self.scram = ScramExchange(self.app.verifier(self.user))
         yield encode(m.Authentication(m.Auth.SASL, MECHANISM.encode() + b"\x00\x00"))
 
     def _auth(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if isinstance(msg, m.PasswordMessage) and self.scram is None:
+            # cleartext password over TLS, checked against the stored SCRAM verifier
+            password = msg.data.rstrip(b"\x00").decode("utf-8", "replace")
+            if self.app.authenticate(self.user, password) is None:
+                raise InvalidPassword("password authentication failed")
+            yield from self._logged_in(None)
+            return
         if not isinstance(msg, m.PasswordMessage) or self.scram is None:
             raise ProtocolViolation("expected a SASL response")
         if not hasattr(self, "_sasl_started"):
@@ -190,10 +203,13 @@ class Session:
                 raise InvalidPassword(f"unsupported SASL mechanism {mechanism}")
             yield encode(m.Authentication(m.Auth.SASL_CONTINUE, self.scram.first(payload)))
             return
-        final = self.scram.final(msg.data)
+        yield from self._logged_in(self.scram.final(msg.data))
+
+    def _logged_in(self, sasl_final: bytes | None) -> Iterator[bytes]:
         self.principal = self.app.principal(self.user)
         self.state = "ready"
-        yield encode(m.Authentication(m.Auth.SASL_FINAL, final))
+        if sasl_final is not None:
+            yield encode(m.Authentication(m.Auth.SASL_FINAL, sasl_final))
         yield encode(m.Authentication(m.Auth.OK))
         for name in REPORTED:
             yield encode(m.ParameterStatus(name, self._reported(name)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -37,6 +37,8 @@ class ServerConfig(_Strict):
                                      description="Prometheus metrics HTTP port on the same host (unset: off).")
     max_connections: int = Field(100, ge=1, description="Most client connections at once (53300 past it).")
     statement_timeout_ms: int = Field(0, ge=0, description="Default statement_timeout for new sessions (0: none).")
+    auth: Literal["scram-sha-256", "password"] = Field(
+        "scram-sha-256", description="Login method: SCRAM, or a clear-text password accepted only over TLS.")
     idle_timeout_s: int = Field(0, ge=0, description="Close connections idle this long between messages (0: never).")
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                    description="Largest frontend message accepted (08P01 past it).")

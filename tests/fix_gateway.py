@@ -30,9 +30,14 @@ class Gateway:
         return f"postgresql://{user}:{user}@{self.host}:{self.port}/egress"
 
 
-def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: bool = False) -> Gateway:
-    """`egress serve` on a free port; with prefix=True, args go before `serve` (e.g. --config)."""
-    cmd = [EGRESS, *args, "serve", "--port", "0"] if prefix else [EGRESS, "serve", "--port", "0", *args]
+def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: bool = False,
+                  extra: list[str] | None = None) -> Gateway:
+    """`egress serve` on a free port; with prefix=True, args go before `serve` (e.g. --config)
+    and ``extra`` after it."""
+    if prefix:
+        cmd = [EGRESS, *args, "serve", "--port", "0", *(extra or [])]
+    else:
+        cmd = [EGRESS, "serve", "--port", "0", *args]
     proc = subprocess.Popen(cmd, env=home.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout

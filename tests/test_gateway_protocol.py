@@ -218,3 +218,50 @@ def test_idle_timeout_and_oversized_messages(egress_home, tmp_path) -> None:  # 
         conn.close()
     finally:
         stop_gateway(gw)
+
+
+def _config(egress_home, tmp_path, server: str):  # type: ignore[no-untyped-def]
+    from service.config import DEMO_VERIFIERS
+
+    config = tmp_path / "egress.toml"
+    config.write_text(f'home = "{egress_home.path}"\n[server]\n{server}\n[roles.analyst]\n'
+                      f'[users.alice]\ntenant = "acme"\nrole = "analyst"\npassword = "{DEMO_VERIFIERS["alice"]}"\n')
+    return config
+
+
+def test_cleartext_password_only_over_tls(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = _config(egress_home, tmp_path, 'auth = "password"')
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(gw.dsn("alice", sslmode="disable"))
+        assert "requires TLS" in str(info.value)
+    finally:
+        stop_gateway(gw)
+    proc_args = ["--config", str(config)]
+    gw = start_gateway(egress_home, *proc_args, prefix=True, extra=["--tls-self-signed"])
+    try:
+        with psycopg.connect(gw.dsn("alice", sslmode="require")) as conn:
+            assert conn.pgconn.ssl_in_use and conn.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(gw.dsn("alice", "wrong", sslmode="require"))
+        assert "password authentication failed" in str(info.value)
+    finally:
+        stop_gateway(gw)
+
+
+def test_max_connections(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = _config(egress_home, tmp_path, "max_connections = 2")
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        first, second = psycopg.connect(gw.dsn("alice")), psycopg.connect(gw.dsn("alice"))
+        with pytest.raises(psycopg.OperationalError) as info:
+            psycopg.connect(gw.dsn("alice"))
+        assert "too many clients" in str(info.value)
+        second.close()
+        time.sleep(0.3)
+        with psycopg.connect(gw.dsn("alice")) as third:
+            assert third.execute("SELECT 1").fetchone() == (1,)
+        first.close()
+    finally:
+        stop_gateway(gw)
