@@ -434,9 +434,11 @@ def users_group() -> None:
 @click.option("--tenant", required=True)
 @click.option("--role", required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--md5", "with_md5", is_flag=True, help="Also store an md5 hash (for server.auth = \"md5\").")
 @click.pass_context
 @_guard
-def users_add(ctx: click.Context, name: str, tenant: str, role: str, password_stdin: bool) -> None:
+def users_add(ctx: click.Context, name: str, tenant: str, role: str, password_stdin: bool,
+              with_md5: bool) -> None:
     """Add or update a user; the password is read from a prompt or stdin, never an argument."""
     from service.passwords import make_verifier
 
@@ -448,8 +450,11 @@ def users_add(ctx: click.Context, name: str, tenant: str, role: str, password_st
             raise click.UsageError("passwords differ")
     if not password:
         raise click.UsageError("empty password")
+    import hashlib
+
     app = _app(ctx)
-    app.add_user(name, tenant, role, make_verifier(password))
+    md5 = "md5" + hashlib.md5((password + name).encode("utf-8")).hexdigest() if with_md5 else None
+    app.add_user(name, tenant, role, make_verifier(password), md5)
     click.echo(f"user {name} (tenant {tenant}, role {role}) saved")
 
 

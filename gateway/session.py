@@ -12,7 +12,9 @@ keeps its position between Execute messages (PortalSuspended).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -177,6 +179,10 @@ class Session:
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params["client_encoding"] = "UTF8"
         self.state = "auth"
+        if self.app.config.server.auth == "md5":
+            self._md5_salt = secrets.token_bytes(4)
+            yield encode(m.Authentication(m.Auth.MD5, self._md5_salt))
+            return
         if self.app.config.server.auth == "password":
             if not self.tls:  # a password in clear text only ever crosses TLS
                 raise InvalidAuthorization(
@@ -187,6 +193,14 @@ class Session:
         yield encode(m.Authentication(m.Auth.SASL, MECHANISM.encode() + b"\x00\x00"))
 
     def _auth(self, msg: m.FrontendMessage) -> Iterator[bytes]:
+        if isinstance(msg, m.PasswordMessage) and self.scram is None and hasattr(self, "_md5_salt"):
+            stored = self.app.md5_hash(self.user) or "md5" + "0" * 32  # same work for unknown users
+            expected = "md5" + hashlib.md5(stored[3:].encode("ascii") + self._md5_salt).hexdigest()
+            given = msg.data.rstrip(b"\x00").decode("ascii", "replace")
+            if not hmac.compare_digest(given, expected) or self.app.md5_hash(self.user) is None:
+                raise InvalidPassword("password authentication failed")
+            yield from self._logged_in(None)
+            return
         if isinstance(msg, m.PasswordMessage) and self.scram is None:
             # cleartext password over TLS, checked against the stored SCRAM verifier
             password = msg.data.rstrip(b"\x00").decode("utf-8", "replace")

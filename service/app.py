@@ -112,18 +112,26 @@ class App:
         record = self._user_record(user)
         return record[2] if record else None
 
+    def md5_hash(self, user: str) -> str | None:
+        """The stored PostgreSQL md5 hash, for server.auth = "md5" (None: the user has none)."""
+        for stored in self.state.users():
+            if stored.name == user:
+                return stored.md5
+        conf = self.config.users.get(user)
+        return conf.md5 if conf is not None else None
+
     def authenticate(self, user: str, password: str) -> Principal | None:
         verifier = self.verifier(user)
         if verifier is None or not check_password(verifier, password):
             return None
         return self.principal(user)
 
-    def add_user(self, name: str, tenant: str, role: str, verifier: str) -> None:
+    def add_user(self, name: str, tenant: str, role: str, verifier: str, md5: str | None = None) -> None:
         if tenant not in self.config.tenants:
             raise ConfigurationError(f"unknown tenant {tenant!r}", hint="tenants are: " + ", ".join(self.config.tenants))
         if role not in self.roles:
             raise ConfigurationError(f"unknown role {role!r}", hint="roles are: " + ", ".join(sorted(self.roles)))
-        self.state.put_user(StoredUser(name, tenant, role, verifier))
+        self.state.put_user(StoredUser(name, tenant, role, verifier, md5))
 
     # -- the one query path -------------------------------------------------------------------
     def compile(self, principal: Principal, query: str | exp.Expression) -> Compiled:

@@ -37,8 +37,9 @@ class ServerConfig(_Strict):
                                      description="Prometheus metrics HTTP port on the same host (unset: off).")
     max_connections: int = Field(100, ge=1, description="Most client connections at once (53300 past it).")
     statement_timeout_ms: int = Field(0, ge=0, description="Default statement_timeout for new sessions (0: none).")
-    auth: Literal["scram-sha-256", "password"] = Field(
-        "scram-sha-256", description="Login method: SCRAM, or a clear-text password accepted only over TLS.")
+    auth: Literal["scram-sha-256", "md5", "password"] = Field(
+        "scram-sha-256", description="Login method: SCRAM; md5 (users need an md5 hash); or a clear-text "
+        "password, accepted only over TLS.")
     idle_timeout_s: int = Field(0, ge=0, description="Close connections idle this long between messages (0: never).")
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                    description="Largest frontend message accepted (08P01 past it).")
@@ -85,6 +86,14 @@ class UserConfig(_Strict):
     tenant: str = Field(description="Tenant whose rows the user sees.")
     role: str = Field(description="Role that decides the user's columns.")
     password: str = Field(description="SCRAM-SHA-256 verifier (never a plain password).")
+    md5: str | None = Field(None, description="PostgreSQL md5 hash ('md5' + md5(password + user)), only for server.auth = \"md5\".")
+
+    @field_validator("md5")
+    @classmethod
+    def _md5(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("md5") or len(value) != 35):
+            raise ValueError("must be 'md5' followed by 32 hex digits; create it with `egress users add --md5`")
+        return value
 
     @field_validator("password")
     @classmethod

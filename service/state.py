@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS users (
     created_at REAL NOT NULL
 );
 """
+MIGRATIONS = ("ALTER TABLE users ADD COLUMN md5 TEXT",)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class StoredUser:
     tenant: str
     role: str
     verifier: str
+    md5: str | None = None
 
 
 class StateStore:
@@ -38,18 +40,22 @@ class StateStore:
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute("PRAGMA busy_timeout=5000")
         self._con.executescript(SCHEMA)
+        columns = {row[1] for row in self._con.execute("PRAGMA table_info(users)")}
+        if "md5" not in columns:
+            for statement in MIGRATIONS:
+                self._con.execute(statement)
 
     def close(self) -> None:
         self._con.close()
 
     def put_user(self, user: StoredUser) -> None:
         self._con.execute(
-            "INSERT INTO users(name, tenant, role, verifier, created_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO users(name, tenant, role, verifier, md5, created_at) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET tenant=excluded.tenant, role=excluded.role, "
-            "verifier=excluded.verifier",
-            (user.name, user.tenant, user.role, user.verifier, time.time()),
+            "verifier=excluded.verifier, md5=excluded.md5",
+            (user.name, user.tenant, user.role, user.verifier, user.md5, time.time()),
         )
 
     def users(self) -> list[StoredUser]:
-        rows = self._con.execute("SELECT name, tenant, role, verifier FROM users ORDER BY name").fetchall()
+        rows = self._con.execute("SELECT name, tenant, role, verifier, md5 FROM users ORDER BY name").fetchall()
         return [StoredUser(*row) for row in rows]

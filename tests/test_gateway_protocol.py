@@ -265,3 +265,25 @@ def test_max_connections(egress_home, tmp_path) -> None:  # type: ignore[no-unty
         first.close()
     finally:
         stop_gateway(gw)
+
+
+def test_md5_login_when_configured(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from service.config import DEMO_VERIFIERS
+
+    md5 = "md5" + hashlib.md5(b"alicealice").hexdigest()
+    config = tmp_path / "egress.toml"
+    config.write_text(f'home = "{egress_home.path}"\n[server]\nauth = "md5"\n[roles.analyst]\n'
+                      f'[users.alice]\ntenant = "acme"\nrole = "analyst"\npassword = "{DEMO_VERIFIERS["alice"]}"\n'
+                      f'md5 = "{md5}"\n')
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        with psycopg.connect(gw.dsn("alice")) as conn:
+            assert conn.execute("SELECT count(*) FROM companies").fetchone() == (1500,)
+        for user, password in (("alice", "wrong"), ("nobody", "nobody")):
+            with pytest.raises(psycopg.OperationalError) as info:
+                psycopg.connect(gw.dsn(user, password))
+            assert "password authentication failed" in str(info.value)
+    finally:
+        stop_gateway(gw)
