@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import joined_bytes
-from gateway.pgtypes import _prefix, binary_values, text_values
+from gateway.pgtypes import _prefix, binary_values, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 _d = pa.scalar(b"d", pa.binary())
@@ -84,7 +84,13 @@ class CopyEncoder:
         return value
 
     def _field_text(self, column: pa.Array) -> pa.Array:
-        text = pc.cast(text_values(column), pa.string())
+        text = text_strings(column)
+        stringy = pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or not (
+            pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)
+            or pa.types.is_boolean(column.type) or pa.types.is_date(column.type) or pa.types.is_timestamp(column.type))
+        if not stringy and self.delimiter in (",", "\t", ";", "|"):
+            # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
+            return pc.fill_null(text, self.null)
         if self.format == "csv":
             needs = pc.match_substring_regex(text, f'[{re.escape(self.delimiter)}"\\r\\n]')
             if self.null == "":

@@ -133,9 +133,14 @@ def _array_item(v: Any) -> str:
 
 def text_values(arr: pa.Array) -> pa.Array:
     """Each value in PostgreSQL's text output format, as UTF-8 binary (NULL stays NULL)."""
+    return pc.cast(text_strings(arr), pa.binary())
+
+
+def text_strings(arr: pa.Array) -> pa.Array:
+    """Each value in PostgreSQL's text output format, as a string array (NULL stays NULL)."""
     t = arr.type
     if pa.types.is_dictionary(t):
-        return text_values(arr.dictionary_decode())
+        return text_strings(arr.dictionary_decode())
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         out = arr
     elif pa.types.is_boolean(t):
@@ -150,7 +155,7 @@ def text_values(arr: pa.Array) -> pa.Array:
         out = _timestamp_text(arr, with_zone=t.tz is not None)
     else:
         out = pa.array([None if v is None else _py_text(v) for v in arr.to_pylist()], pa.string())
-    return pc.cast(out, pa.binary())
+    return out
 
 
 # -- binary format ------------------------------------------------------------------------------
