@@ -235,6 +235,19 @@ def main(argv: list[str]) -> None:
         ratios["connect+query p50 (egress/postgres, lower is better)"] = (
             results["latency"]["egress"]["p50_ms"] / results["latency"]["postgres"]["p50_ms"])
         results["peak_rss_mb"] = {"egress": _hwm_mb(egress.pid), "postgres_largest_process": pg.backend_peak_mb()}
+        # RSS flat as results grow: a fresh server per size, the same client, 500k rows then all rows
+        flat = {}
+        for label, rows_wanted in (("500k", 500_000), ("all", None)):
+            egress.send_signal(signal.SIGTERM)
+            egress.wait(timeout=30)
+            egress, port = start_egress(DATA / "pgwire-home")
+            dsn = f"host=127.0.0.1 port={port} user=carol password=carol dbname=egress"
+            q = query if rows_wanted is None else f"SELECT * FROM companies LIMIT {rows_wanted}"
+            clients(dsn, e_url, q)["psycopg SELECT (binary)"]()
+            flat[label] = _hwm_mb(egress.pid)
+        results["peak_rss_mb"]["egress_500k_rows"] = flat["500k"]
+        results["peak_rss_mb"]["egress_all_rows"] = flat["all"]
+        ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]
         results["ratios"] = ratios
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "pgwire.json").write_text(json.dumps(results, indent=2) + "\n")
