@@ -162,6 +162,20 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             col = cols[0].name if cols else name
             args = list(node.this.expressions) or [a for a in [node.this.args.get("this")] if a is not None]
             return exp.select(exp.alias_(exp.Anonymous(this="unnest", expressions=args), col)).subquery(name)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) and \
+                fold(node.args.get("db")) == "information_schema" and not node.meta.get("egress_filtered"):
+            # DuckDB's information_schema also lists the shadow's own pgc and main schemas: hide them
+            name = fold(node.this)
+            column = INFO_SCHEMA_COLUMN.get(name)
+            if column is None:
+                return node
+            inner = exp.Table(this=exp.to_identifier(name), db=exp.to_identifier("information_schema"))
+            inner.meta["egress_filtered"] = True
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            hidden = exp.Tuple(expressions=[exp.Literal.string(s) for s in ("pgc", "main")])
+            return exp.select("*").from_(inner).where(
+                exp.Not(this=exp.In(this=exp.column(column), expressions=list(hidden.expressions)))).subquery(
+                alias.this.copy() if isinstance(alias, exp.TableAlias) else alias)
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
             name, db = fold(node.this), fold(node.args.get("db"))
             if name in PGC_TABLES and db in ("", "pg_catalog"):
@@ -292,6 +306,10 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
     return tree
 
 
+INFO_SCHEMA_COLUMN = {"tables": "table_schema", "columns": "table_schema", "views": "table_schema",
+                      "schemata": "schema_name", "key_column_usage": "table_schema",
+                      "table_constraints": "table_schema", "referential_constraints": "constraint_schema",
+                      "constraint_column_usage": "table_schema"}
 REGPROC_COLUMNS = frozenset({"typreceive", "typsend", "typinput", "typoutput", "typmodin", "typmodout",
                              "typanalyze"})
 PGC_TABLES = frozenset({

@@ -357,3 +357,11 @@ def test_dbeaver_and_metabase_probes(gateway) -> None:  # type: ignore[no-untype
                     "SELECT current_setting('threads') FROM pg_catalog.pg_class"):
             with pytest.raises(psycopg.Error):
                 conn.execute(sql)
+
+
+def test_information_schema_shows_only_public_and_the_catalogs(gateway) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(gateway.dsn("bob"), autocommit=True) as conn:
+        schemas = {r[0] for r in conn.execute("SELECT DISTINCT table_schema FROM information_schema.tables").fetchall()}
+        assert schemas == {"public"}
+        assert {r[0] for r in conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()} == {
+            "information_schema", "pg_catalog", "public"}
