@@ -8,6 +8,7 @@ principal whose rules apply, it does not ask for a password.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,17 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except EgressError as err:
             _fail(err)
+        except OSError as err:  # a path that cannot be written, a full disk: say so, no traceback
+            click.echo(f"egress: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), err=True)
+            sys.exit(EXIT_FAILED)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback for users
+            if os.environ.get("EGRESS_DEBUG"):
+                raise
+            click.echo(f"egress: internal error ({err.__class__.__name__}); set EGRESS_DEBUG=1 for details",
+                       err=True)
+            sys.exit(EXIT_FAILED)
 
     return wrapper
 

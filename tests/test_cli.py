@@ -190,3 +190,12 @@ def test_killed_export_leaves_no_file_under_the_final_name(egress_home, tmp_path
     assert not out.exists()
     assert not (tmp_path / "big.ndjson.manifest.json").exists()
     assert all(p.name.startswith(".big.ndjson.partial-") for p in tmp_path.iterdir())
+
+
+def test_unwritable_output_is_a_message_not_a_traceback(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = run_egress(egress_home, "export", "--user", "alice", "--view", "companies", "--format", "csv",
+                      "-o", str(blocker / "sub" / "out.csv"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "egress: error:" in done.stderr
