@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -35,13 +34,21 @@ COMPANIES = 5_000_000
 REPEATS = 3
 
 
+def hwm_mb(pid: int | str = "self") -> float:
+    """A process's own high-water RSS (VmHWM), in MB; 0.0 once it is gone. Not getrusage's
+    ru_maxrss: Linux carries that over from the parent through fork and exec, so every child
+    would report the parent's peak."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
 def _peak_rss_mb() -> float:
-    """This process's own high-water RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries that
-    over from the parent through fork and exec, so every child would report the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return hwm_mb("self")
 
 
 def _app(warehouse: Path) -> Any:

@@ -26,23 +26,13 @@ from typing import Any, Callable
 
 import duckdb
 
-from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse
+from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse, hwm_mb
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 COLUMNS = """company_id bigint, name text, domain text, industry text, business_model text,
 company_size text, growth_stage text, country text, city text, employee_count integer,
 annual_revenue numeric(18,2), founded_on date, description text, contact_email text,
 created_at timestamptz, updated_at timestamptz"""
-
-
-def _hwm_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def _free_port() -> int:
@@ -80,7 +70,7 @@ class Postgres:
 
     def backend_peak_mb(self) -> float:
         pids = subprocess.run(["pgrep", "-u", "postgres", "postgres"], capture_output=True, text=True).stdout.split()
-        return max((_hwm_mb(int(p)) for p in pids), default=0.0)
+        return max((hwm_mb(int(p)) for p in pids), default=0.0)
 
     def stop(self) -> None:
         try:
@@ -234,7 +224,7 @@ def main(argv: list[str]) -> None:
         results["latency"]["egress"] = latency(e_dsn)
         ratios["connect+query p50 (egress/postgres, lower is better)"] = (
             results["latency"]["egress"]["p50_ms"] / results["latency"]["postgres"]["p50_ms"])
-        results["peak_rss_mb"] = {"egress": _hwm_mb(egress.pid), "postgres_largest_process": pg.backend_peak_mb()}
+        results["peak_rss_mb"] = {"egress": hwm_mb(egress.pid), "postgres_largest_process": pg.backend_peak_mb()}
         # RSS flat as results grow: a fresh server per size, the same client, 500k rows then all rows
         flat = {}
         for label, rows_wanted in (("500k", 500_000), ("all", None)):
@@ -244,7 +234,7 @@ def main(argv: list[str]) -> None:
             dsn = f"host=127.0.0.1 port={port} user=carol password=carol dbname=egress"
             q = query if rows_wanted is None else f"SELECT * FROM companies LIMIT {rows_wanted}"
             clients(dsn, e_url, q)["psycopg SELECT (binary)"]()
-            flat[label] = _hwm_mb(egress.pid)
+            flat[label] = hwm_mb(egress.pid)
         results["peak_rss_mb"]["egress_500k_rows"] = flat["500k"]
         results["peak_rss_mb"]["egress_all_rows"] = flat["all"]
         ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]

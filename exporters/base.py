@@ -58,9 +58,3 @@ def get(name: str) -> FormatSpec:
             hint="use one of: " + ", ".join(sorted(_REGISTRY)),
         )
     return _REGISTRY[key]
-
-
-def names() -> list[str]:
-    from exporters import formats  # noqa: F401
-
-    return sorted(_REGISTRY)

@@ -223,11 +223,6 @@ class AtomicFile:
         os.replace(self.temp, self.final)
         self.done = True
 
-    def commit(self) -> tuple[int, str]:
-        result = self.finish()
-        self.publish()
-        return result
-
     def abort(self) -> None:
         if self.done:
             return

@@ -79,13 +79,13 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
         descriptions["objsubid"].append(0)
         descriptions["description"].append(v.description)
         for i, col in enumerate(principal.visible_columns(v), start=1):
-            oid = _oid(col.type)
+            oid = pgtypes.oid_for_sql_type(col.type)
             attrs["attrelid"].append(rel_oids[v.name])
             attrs["attname"].append(col.name)
             attrs["atttypid"].append(oid)
             attrs["attlen"].append(pgtypes.TYPE_SIZE.get(oid, -1))
             attrs["attnum"].append(i)
-            attrs["atttypmod"].append(_typmod(col.type))
+            attrs["atttypmod"].append(pgtypes.modifier_for_sql_type(col.type))
             attrs["attndims"].append(0)
             attrs["attbyval"].append(pgtypes.TYPE_SIZE.get(oid, -1) in (1, 2, 4, 8))
             attrs["attalign"].append("i")
@@ -233,21 +233,3 @@ def _empty_type(column: str) -> pa.DataType:
                         "type", "deptype")):
         return pa.string()
     return pa.int64()
-
-
-def _oid(duck_type: str) -> int:
-    upper = duck_type.upper()
-    if upper.startswith("DECIMAL"):
-        return pgtypes.NUMERIC
-    return {"BIGINT": pgtypes.INT8, "INTEGER": pgtypes.INT4, "SMALLINT": pgtypes.INT2, "DOUBLE": pgtypes.FLOAT8,
-            "FLOAT": pgtypes.FLOAT4, "BOOLEAN": pgtypes.BOOL, "DATE": pgtypes.DATE,
-            "TIMESTAMP": pgtypes.TIMESTAMP, "TIMESTAMP WITH TIME ZONE": pgtypes.TIMESTAMPTZ,
-            "VARCHAR": pgtypes.TEXT, "UUID": pgtypes.TEXT, "BLOB": pgtypes.BYTEA}.get(upper, pgtypes.TEXT)
-
-
-def _typmod(duck_type: str) -> int:
-    upper = duck_type.upper()
-    if upper.startswith("DECIMAL(") and "," in upper:
-        precision, scale = (int(x) for x in upper[8:-1].split(","))
-        return ((precision << 16) | scale) + 4
-    return -1

@@ -78,6 +78,32 @@ def oid_for(t: pa.DataType) -> int:
     return TEXT
 
 
+# DuckDB type names (as the catalog and casts spell them) -> the OID the wire reports for them.
+# UUID and JSON arrive from DuckDB as Arrow strings, so they are text on the wire too.
+_SQL_TYPE_OIDS = {
+    "BIGINT": INT8, "INTEGER": INT4, "INT": INT4, "SMALLINT": INT2, "DOUBLE": FLOAT8, "FLOAT": FLOAT4,
+    "REAL": FLOAT4, "BOOLEAN": BOOL, "DATE": DATE, "TIMESTAMP": TIMESTAMP, "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ,
+    "TIMESTAMPTZ": TIMESTAMPTZ, "VARCHAR": TEXT, "TEXT": TEXT, "UUID": TEXT, "JSON": TEXT, "BLOB": BYTEA,
+    "INTERVAL": INTERVAL,
+}
+
+
+def oid_for_sql_type(name: str) -> int:
+    upper = name.upper()
+    if upper.startswith(("DECIMAL", "NUMERIC")):
+        return NUMERIC
+    return _SQL_TYPE_OIDS.get(upper, TEXT)
+
+
+def modifier_for_sql_type(name: str) -> int:
+    """atttypmod of DECIMAL(p,s): ((p << 16) | s) + 4, as PostgreSQL stores numeric(p,s)."""
+    upper = name.upper()
+    if upper.startswith("DECIMAL(") and "," in upper:
+        precision, scale = (int(x) for x in upper[8:-1].split(","))
+        return ((precision << 16) | scale) + 4
+    return -1
+
+
 def modifier_for(t: pa.DataType) -> int:
     if pa.types.is_decimal(t):
         return ((t.precision << 16) | t.scale) + 4

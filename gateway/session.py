@@ -50,12 +50,11 @@ CLIENT_PARAMETERS: dict[str, str] = {
     "idle_in_transaction_session_timeout": "0", "standard_conforming_strings": "on",
     "bytea_output": "hex", "default_transaction_isolation": "read committed",
     "transaction_isolation": "read committed", "default_transaction_read_only": "on",
-    "transaction_read_only": "on", "server_version": pgtypes.__dict__.get("SERVER_VERSION", "16.4"),
+    "transaction_read_only": "on", "server_version": shadow.SERVER_VERSION,
     "server_encoding": "UTF8", "integer_datetimes": "on", "is_superuser": "off", "max_identifier_length": "63",
     "lc_collate": "C", "lc_ctype": "C", "jit": "off", "geqo": "on", "row_security": "on",
     "work_mem": "4MB", "max_connections": "100", "tcp_keepalives_idle": "0",
 }
-CLIENT_PARAMETERS["server_version"] = shadow.SERVER_VERSION
 REPORTED = ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone", "integer_datetimes",
             "standard_conforming_strings", "IntervalStyle", "application_name", "is_superuser",
             "session_authorization", "default_transaction_read_only", "in_hot_standby")
@@ -171,10 +170,10 @@ class Session:
         self.user = msg.params.get("user", "")
         if not self.user:
             raise InvalidPassword("no user name given")  # answered as FATAL by the server
+        given = {k.lower(): v for k, v in msg.params.items()}
         for key in ("application_name", "client_encoding", "datestyle", "timezone"):
-            if key in msg.params or key.lower() in {k.lower() for k in msg.params}:
-                value = next(v for k, v in msg.params.items() if k.lower() == key)
-                self.params[key] = value
+            if key in given:
+                self.params[key] = given[key]
         if not _utf8(self.params["client_encoding"]):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params["client_encoding"] = "UTF8"
@@ -362,15 +361,15 @@ class Session:
                 continue
             parent = param.parent
             if isinstance(parent, exp.Cast):
-                return _oid_of_type(parent.to.sql(dialect="duckdb"))
+                return pgtypes.oid_for_sql_type(parent.to.sql(dialect="duckdb"))
             if isinstance(parent, (exp.Limit, exp.Offset)):
                 return pgtypes.INT8
             if isinstance(parent, exp.Binary):
                 other = parent.left if parent.right is param else parent.right
                 if isinstance(other, exp.Column) and other.name in types:
-                    return _oid_of_type(types[other.name])
+                    return pgtypes.oid_for_sql_type(types[other.name])
             if isinstance(parent, exp.In) and isinstance(parent.this, exp.Column) and parent.this.name in types:
-                return _oid_of_type(types[parent.this.name])
+                return pgtypes.oid_for_sql_type(types[parent.this.name])
         return pgtypes.TEXT
 
     def _describe_portal(self, portal: Portal, *, simple: bool, statement: bool = False) -> Iterator[bytes]:
@@ -389,10 +388,8 @@ class Session:
         formats = () if statement else portal.formats
         fields = []
         for i, col in enumerate(columns):
-            fmt = formats[0] if len(formats) == 1 else (formats[i] if i < len(formats) else 0)
-            fields.append(m.Field(col.name, col.oid, pgtypes.TYPE_SIZE.get(col.oid, -1), col.modifier, fmt))
-        if prepared.statement.kind is Kind.COPY:
-            return
+            fields.append(m.Field(col.name, col.oid, pgtypes.TYPE_SIZE.get(col.oid, -1), col.modifier,
+                                  _format_of(formats, i)))
         portal.described = True
         yield encode(m.RowDescription(tuple(fields)))
 
@@ -831,25 +828,9 @@ class UndefinedObject(EgressError, code="42704"):
     pass
 
 
-_TYPE_OIDS = {
-    "BIGINT": pgtypes.INT8, "INTEGER": pgtypes.INT4, "INT": pgtypes.INT4, "SMALLINT": pgtypes.INT2,
-    "DOUBLE": pgtypes.FLOAT8, "FLOAT": pgtypes.FLOAT4, "REAL": pgtypes.FLOAT4, "BOOLEAN": pgtypes.BOOL,
-    "DATE": pgtypes.DATE, "TIMESTAMP": pgtypes.TIMESTAMP, "TIMESTAMP WITH TIME ZONE": pgtypes.TIMESTAMPTZ,
-    "TIMESTAMPTZ": pgtypes.TIMESTAMPTZ, "VARCHAR": pgtypes.TEXT, "TEXT": pgtypes.TEXT, "UUID": pgtypes.UUID,
-    "BLOB": pgtypes.BYTEA, "JSON": pgtypes.JSON, "INTERVAL": pgtypes.INTERVAL,
-}
-
-
 def _utf8(name: str) -> bool:
     """asyncpg sends client_encoding='utf-8' (quotes included); libpq sends UTF8."""
     return name.strip().strip("'\"").upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE")
-
-
-def _oid_of_type(name: str) -> int:
-    upper = name.upper()
-    if upper.startswith("DECIMAL") or upper.startswith("NUMERIC"):
-        return pgtypes.NUMERIC
-    return _TYPE_OIDS.get(upper, pgtypes.TEXT)
 
 
 __all__ = ["Session", "InternalError", "QueryCanceled"]

@@ -88,9 +88,9 @@ class App:
     # -- principals ---------------------------------------------------------------------------
     def _user_record(self, user: str) -> tuple[str, str, str] | None:
         """(tenant, role, verifier) from the state store (users add) or the config."""
-        for stored in self.state.users():
-            if stored.name == user:
-                return stored.tenant, stored.role, stored.verifier
+        stored = self.state.user(user)
+        if stored is not None:
+            return stored.tenant, stored.role, stored.verifier
         conf = self.config.users.get(user)
         if conf is not None:
             return conf.tenant, conf.role, conf.password
@@ -114,9 +114,9 @@ class App:
 
     def md5_hash(self, user: str) -> str | None:
         """The stored PostgreSQL md5 hash, for server.auth = "md5" (None: the user has none)."""
-        for stored in self.state.users():
-            if stored.name == user:
-                return stored.md5
+        stored = self.state.user(user)
+        if stored is not None:
+            return stored.md5
         conf = self.config.users.get(user)
         return conf.md5 if conf is not None else None
 

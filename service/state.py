@@ -56,6 +56,11 @@ class StateStore:
             (user.name, user.tenant, user.role, user.verifier, user.md5, time.time()),
         )
 
+    def user(self, name: str) -> StoredUser | None:
+        row = self._con.execute("SELECT name, tenant, role, verifier, md5 FROM users WHERE name = ?",
+                                (name,)).fetchone()
+        return StoredUser(*row) if row else None
+
     def users(self) -> list[StoredUser]:
         rows = self._con.execute("SELECT name, tenant, role, verifier, md5 FROM users ORDER BY name").fetchall()
         return [StoredUser(*row) for row in rows]

@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from sql.errors import EgressError, SyntaxError_
+from sql.errors import SyntaxError_
 
 DIALECT = "postgres"
 
@@ -102,7 +102,7 @@ def statement_tokens(text: str) -> list[Token]:
     return tokens
 
 
-def _classify(first: Token, second: Token | None) -> Kind:
+def _classify(first: Token) -> Kind:
     word = first.text.upper()
     if first.token_type == TokenType.L_PAREN or word in _QUERY_WORDS:
         return Kind.QUERY
@@ -127,7 +127,7 @@ def split(text: str) -> list[Statement]:
         if not current:
             return
         start, end = current[0].start, current[-1].end + 1
-        kind = _classify(current[0], current[1] if len(current) > 1 else None)
+        kind = _classify(current[0])
         statements.append(Statement(kind, current[0].text.upper(), text[start:end], start))
         current.clear()
 
@@ -166,6 +166,4 @@ def parse_condition(text: str) -> exp.Expression:
     return cond
 
 
-__all__ = [
-    "Kind", "Statement", "split", "parse_one", "parse_condition", "tokenize", "EgressError",
-]
+__all__ = ["Kind", "Statement", "split", "parse_one", "parse_condition", "tokenize", "statement_tokens"]

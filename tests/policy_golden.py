@@ -67,7 +67,6 @@ def load() -> list[Case]:
 
 
 def regenerate() -> None:
-    import os
 
     from service import config as cfg
     from service.app import App

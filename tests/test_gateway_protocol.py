@@ -127,7 +127,6 @@ def test_tls_require_and_verify_full(egress_home) -> None:  # type: ignore[no-un
 def test_metrics_endpoint(egress_home) -> None:  # type: ignore[no-untyped-def]
     gw = start_gateway(egress_home, "--metrics-port", "0")
     try:
-        import json
 
         with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
             conn.execute("SELECT count(*) FROM companies").fetchone()

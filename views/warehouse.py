@@ -159,7 +159,7 @@ class Warehouse:
                start: bool = True) -> "Stream":
         """A stream of Arrow batches for ``sql`` (already policy-checked). With start=False the
         caller can register it for cancellation before DuckDB begins (start() runs the query)."""
-        stream = Stream(self.cursor(), None, sql=sql, params=params, batch_rows=batch_rows)
+        stream = Stream(self.cursor(), sql=sql, params=params, batch_rows=batch_rows)
         if start:
             stream.start()
         return stream
@@ -190,13 +190,12 @@ class Warehouse:
 class Stream:
     """A running query: iterate its batches; cancel() interrupts DuckDB from any thread."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader | None,
-                 row_cap: int | None = None, *, sql: str = "", params: list[object] | None = None,
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, *, sql: str, params: list[object] | None = None,
                  batch_rows: int = 32_768) -> None:
         self._cursor = cursor
-        self.reader = reader
-        self.schema: pa.Schema = reader.schema if reader is not None else pa.schema([])
-        self.row_cap = row_cap
+        self.reader: pa.RecordBatchReader | None = None
+        self.schema: pa.Schema = pa.schema([])  # known once start() has run
+        self.row_cap: int | None = None
         self.rows = 0
         self._sql, self._params, self._batch_rows = sql, params, batch_rows
         self._cancelled = False

@@ -61,11 +61,14 @@ def column_letter(index: int) -> str:
     return out
 
 
+_NOT_XML = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"  # characters XML 1.0 cannot hold
+
+
 def _xml_text(arr: pa.Array) -> pa.Array:
     """Strings made safe for XML 1.0 text and Excel's cell limit."""
     arr = pc.utf8_slice_codeunits(arr, 0, MAX_CELL_CHARS)
-    if pc.any(pc.match_substring_regex(arr, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]")).as_py():
-        arr = pc.replace_substring_regex(arr, r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]", "")
+    if pc.any(pc.match_substring_regex(arr, _NOT_XML)).as_py():
+        arr = pc.replace_substring_regex(arr, _NOT_XML, "")
     arr = pc.replace_substring(arr, "&", "&amp;")
     arr = pc.replace_substring(arr, "<", "&lt;")
     return pc.replace_substring(arr, ">", "&gt;")

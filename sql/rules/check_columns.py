@@ -18,27 +18,27 @@ from sql.rules.context import Context
 from sql.rules.names import fold
 
 
-def _hidden(ctx: Context) -> dict[str, str]:
-    """Column name -> a view that hides it, over the views this query uses."""
+def _columns_of_used_views(ctx: Context) -> tuple[dict[str, str], set[str], dict[str, dict[str, str]]]:
+    """Over the views this query uses: hidden column -> a view hiding it; every visible name;
+    and the schema qualify() sees (visible columns only)."""
     hidden: dict[str, str] = {}
+    visible_anywhere: set[str] = set()
+    schema: dict[str, dict[str, str]] = {}
     for name in sorted(ctx.views_used):
         view = ctx.catalog.view(name)
         assert view is not None
-        visible = {c.name for c in ctx.principal.visible_columns(view)}
+        visible = [c.name for c in ctx.principal.visible_columns(view)]
+        visible_anywhere.update(visible)
+        schema[view.name] = {c: "unknown" for c in visible}
         for col in view.columns:
             if col.name not in visible:
                 hidden.setdefault(col.name, view.name)
-    return hidden
+    return hidden, visible_anywhere, schema
 
 
 def check_columns(ctx: Context) -> None:
-    hidden = _hidden(ctx)
+    hidden, visible_anywhere, schema = _columns_of_used_views(ctx)
     # Cheap, certain refusals first: a hidden name that no visible source could supply.
-    visible_anywhere: set[str] = set()
-    for name in ctx.views_used:
-        view = ctx.catalog.view(name)
-        assert view is not None
-        visible_anywhere.update(c.name for c in ctx.principal.visible_columns(view))
     produced = {fold(a.args["alias"]) for a in ctx.tree.find_all(exp.Alias) if a.args.get("alias")}
     for table_alias in ctx.tree.find_all(exp.TableAlias):
         produced.update(fold(c) for c in table_alias.columns)
@@ -46,11 +46,6 @@ def check_columns(ctx: Context) -> None:
         name = fold(column.this)
         if name in hidden and name not in visible_anywhere and name not in produced:
             raise _denied(ctx, column, name, hidden[name])
-    schema = {}
-    for name in ctx.views_used:
-        view = ctx.catalog.view(name)
-        assert view is not None
-        schema[view.name] = {c.name: "unknown" for c in ctx.principal.visible_columns(view)}
     try:
         analysed = qualify(
             ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
