@@ -89,12 +89,17 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key for TLS.")
 @click.option("--metrics-port", "metrics", default=None, type=click.IntRange(0, 65535),
               help="Serve Prometheus metrics on this port (0: any free port).")
+@click.option("--flight-port", default=None, type=click.IntRange(0, 65535),
+              help="Arrow Flight SQL port (default: flight.port, 8815; 0: any free port).")
+@click.option("--no-flight", is_flag=True, help="Do not start the Arrow Flight SQL server.")
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @click.pass_context
 @_guard
 def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signed: bool,
-          tls_cert: str | None, tls_key: str | None, metrics: int | None, log_level: str) -> None:
-    """Run the PostgreSQL wire gateway (psql, drivers, BI tools) on the configured warehouse."""
+          tls_cert: str | None, tls_key: str | None, metrics: int | None, flight_port: int | None,
+          no_flight: bool, log_level: str) -> None:
+    """Run the PostgreSQL wire gateway (psql, drivers, BI tools) and the Arrow Flight SQL server
+    (ADBC, pyarrow) on the configured warehouse."""
     import asyncio
     import json
     import logging
@@ -126,7 +131,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
                    f"{' (TLS offered)' if context else ''}")
         click.echo(f"  psql \"host={host} port={bound} user=alice dbname=egress\"   (password: alice)")
         click.echo(f"  postgresql://alice:alice@{host}:{bound}/egress")
-        click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port}), err=True)
+        flight_server = None
+        if app.config.flight.enabled and not no_flight:
+            flight_server = _start_flight(app, host, flight_port)
+        click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port,
+                                          "flight_port": flight_server.port if flight_server else None}), err=True)
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -135,9 +144,24 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
         serving = asyncio.create_task(server.serve_forever())
         await stop.wait()
         serving.cancel()
+        if flight_server is not None:
+            await asyncio.to_thread(flight_server.shutdown)
         await server.close()
 
     asyncio.run(run())
+
+
+def _start_flight(app: Any, host: str, port: int | None) -> Any:
+    from flight.server import FlightSqlServer, tls_pair
+
+    conf = app.config.flight
+    tls = tls_pair(conf.tls_cert, conf.tls_key) if conf.tls_cert and conf.tls_key else None
+    flight_host = conf.host or host
+    server = FlightSqlServer(app, flight_host, conf.port if port is None else port, tls=tls)
+    click.echo(f"egress: Arrow Flight SQL listening on {server.scheme}://{flight_host}:{server.port}")
+    click.echo(f"  adbc_driver_flightsql.dbapi.connect(\"{server.scheme}://{flight_host}:{server.port}\", "
+               "db_kwargs={\"username\": \"alice\", \"password\": \"alice\"})")
+    return server
 
 
 # -- data ----------------------------------------------------------------------------------------

@@ -58,6 +58,26 @@ class WarehouseConfig(_Strict):
     batch_rows: int = Field(32_768, ge=1024, description="Rows per Arrow batch streamed from DuckDB.")
 
 
+class FlightConfig(_Strict):
+    enabled: bool = Field(True, description="Start the Arrow Flight SQL server with `egress serve`.")
+    host: str | None = Field(None, description="Address Flight SQL binds to (default: server.host).")
+    port: int = Field(8815, ge=0, le=65535, description="Flight SQL port (0: any free port).")
+    tls_cert: str | None = Field(None, description="PEM certificate: serve grpc+tls instead of grpc.")
+    tls_key: str | None = Field(None, description="PEM private key of tls_cert.")
+    token_ttl_s: int = Field(3600, ge=1, description="Lifetime of a bearer token from the Basic handshake.")
+    handle_ttl_s: int = Field(900, ge=1, description="Idle lifetime of statement and prepared-statement handles.")
+    max_batch_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024,
+                                 description="Largest record batch sent (clients cap messages at 16 MiB).")
+    endpoints: int = Field(1, ge=1, le=64,
+                           description="Endpoints offered per query for parallel fetch (1: one stream).")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "FlightConfig":
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together; set both or neither")
+        return self
+
+
 class ExportConfig(_Strict):
     directory: str = Field("exports", description="Export area; one folder per user under it.")
 
@@ -107,6 +127,7 @@ class Config(_Strict):
     home: str | None = Field(None, description="State directory (default: $EGRESS_HOME or ./.egress).")
     server: ServerConfig = Field(default_factory=ServerConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    flight: FlightConfig = Field(default_factory=FlightConfig)
     exports: ExportConfig = Field(default_factory=ExportConfig)
     tenants: list[str] = Field(default_factory=lambda: ["acme", "globex", "initech"],
                                description="Tenants that exist.")

@@ -167,3 +167,20 @@ def parse_condition(text: str) -> exp.Expression:
 
 
 __all__ = ["Kind", "Statement", "split", "parse_one", "parse_condition", "tokenize", "statement_tokens"]
+
+
+def number_placeholders(text: str) -> tuple[str, int]:
+    """``?`` placeholders (ADBC, JDBC, ODBC style) renumbered as ``$1``, ``$2``, ... in text order.
+
+    The policy engine may copy a comparison into a view's subquery, so positional ``?`` would
+    shift; numbered parameters stay bound to the right value wherever they end up."""
+    tokens = statement_tokens(text)
+    out, last, count = [], 0, 0
+    for token in tokens:
+        if token.token_type == TokenType.PLACEHOLDER and token.text == "?":
+            count += 1
+            out.append(text[last:token.start])
+            out.append(f"${count}")
+            last = token.end + 1
+    out.append(text[last:])
+    return "".join(out), count

@@ -19,6 +19,7 @@ class Gateway:
     port: int
     process: subprocess.Popen[str]
     metrics_port: int | None = None
+    flight_port: int | None = None
 
     def dsn(self, user: str = "alice", password: str | None = None, **extra: str) -> str:
         parts = {"host": self.host, "port": str(self.port), "user": user, "dbname": "egress",
@@ -34,9 +35,9 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: boo
     """`egress serve` on a free port; with prefix=True, args go before `serve` (e.g. --config)
     and ``extra`` after it."""
     if prefix:
-        cmd = [EGRESS, *args, "serve", "--port", "0", *(extra or [])]
+        cmd = [EGRESS, *args, "serve", "--port", "0", "--flight-port", "0", *(extra or [])]
     else:
-        cmd = [EGRESS, "serve", "--port", "0", *args]
+        cmd = [EGRESS, "serve", "--port", "0", "--flight-port", "0", *args]
     proc = subprocess.Popen(cmd, env=home.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
@@ -45,7 +46,7 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: boo
         line = proc.stderr.readline()
         if line.startswith("ready "):
             info = json.loads(line[len("ready "):])
-            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"))
+            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"), info.get("flight_port"))
         if not line and proc.poll() is not None:
             raise RuntimeError(f"egress serve exited with {proc.returncode}")
     proc.kill()

@@ -32,7 +32,7 @@ def test_every_setting_is_documented_with_help() -> None:
     keys = (_keys(cfg.Config) + _keys(cfg.RoleConfig, "roles.NAME.") + _keys(cfg.UserConfig, "users.NAME."))
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert not missing, f"undocumented settings: {missing}"
-    for model in (cfg.Config, cfg.ServerConfig, cfg.WarehouseConfig, cfg.ExportConfig, cfg.RoleConfig, cfg.UserConfig):
+    for model in (cfg.Config, cfg.ServerConfig, cfg.WarehouseConfig, cfg.FlightConfig, cfg.ExportConfig, cfg.RoleConfig, cfg.UserConfig):
         for name, field in model.model_fields.items():
             assert field.description or isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel), name
 
