@@ -76,8 +76,10 @@ def flight_error(err: EgressError) -> Exception:
         return fl.FlightUnauthorizedError(text, info)
     if isinstance(err, QueryCanceled):
         return fl.FlightCancelledError(text, info)
-    if err.sqlstate[:2] in ("42", "22", "25", "0A", "54", "08"):
-        return pa.ArrowInvalid(text)  # INVALID_ARGUMENT
+    if err.sqlstate[:2] == "XX":
+        return fl.FlightInternalError(text, info)
+    # pyarrow has no traceback-free INVALID_ARGUMENT (ArrowInvalid carries the Python traceback
+    # to the client), so a refused query is a plain server error whose text leads with the SQLSTATE
     return fl.FlightServerError(text, info)
 
 
@@ -91,7 +93,7 @@ def guarded(method: F) -> F:
             return method(*args, **kwargs)
         except EgressError as err:
             raise flight_error(err) from None
-        except (fl.FlightError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except fl.FlightError:
             raise
         except Exception:  # noqa: BLE001 - the boundary: log it whole, tell the client little
             ref = uuid.uuid4().hex[:12]
@@ -107,7 +109,7 @@ def guarded_stream(gen: Iterator[Any]) -> Iterator[Any]:
         yield from gen
     except EgressError as err:
         raise flight_error(err) from None
-    except (fl.FlightError, pa.ArrowInvalid):
+    except fl.FlightError:
         raise
     except Exception:  # noqa: BLE001
         ref = uuid.uuid4().hex[:12]
@@ -297,9 +299,14 @@ class Handles:
 
 # -- the server ----------------------------------------------------------------------------------
 class FlightSqlServer(fl.FlightServerBase):
-    def __init__(self, app: Any, host: str, port: int, *, tls: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(self, app: Any, host: str, port: int, *, tls: tuple[bytes, bytes] | None = None,
+                 metrics: Any = None) -> None:
         conf = app.config.flight
         self.app = app
+        if metrics is None:
+            from gateway.metrics import Metrics
+            metrics = Metrics()
+        self.metrics = metrics
         self.auth = Authenticator(app, conf.token_ttl_s)
         self.handles = Handles(conf.handle_ttl_s)
         self.max_batch_bytes = conf.max_batch_bytes
@@ -438,26 +445,32 @@ class FlightSqlServer(fl.FlightServerBase):
                  statement: Statement) -> Iterator[pa.RecordBatch]:
         compiled = self._compile(principal, statement.text)  # the owner's current rules, now
         limit = self.max_batch_bytes
-        for params in statement.rows:
-            stream = self.app.warehouse.stream(compiled.sql, params=params,
-                                               batch_rows=self.app.config.warehouse.batch_rows)
-            stream.row_cap = compiled.row_cap
-            try:
-                for batch in stream:
-                    if context.is_cancelled():
-                        raise QueryCanceled("canceling statement: the client went away")
-                    if batch.schema != statement.schema:
-                        batch = batch.cast(statement.schema)
-                    size = batch.nbytes
-                    if size <= limit:
-                        yield batch
-                        continue
-                    step = max(1, batch.num_rows * limit // size)
-                    for start in range(0, batch.num_rows, step):
-                        yield batch.slice(start, step)
-            finally:
-                stream.cancel()
-                stream.close()
+        rows = self.metrics.flight_rows
+        self.metrics.flight_streams.inc()
+        try:
+            for params in statement.rows:
+                stream = self.app.warehouse.stream(compiled.sql, params=params,
+                                                   batch_rows=self.app.config.warehouse.batch_rows)
+                stream.row_cap = compiled.row_cap
+                try:
+                    for batch in stream:
+                        if context.is_cancelled():
+                            raise QueryCanceled("canceling statement: the client went away")
+                        if batch.schema != statement.schema:
+                            batch = batch.cast(statement.schema)
+                        rows.inc(batch.num_rows)
+                        size = batch.nbytes
+                        if size <= limit:
+                            yield batch
+                            continue
+                        step = max(1, batch.num_rows * limit // size)
+                        for start in range(0, batch.num_rows, step):
+                            yield batch.slice(start, step)
+                finally:  # normal end, error, or the client went away (the generator is closed)
+                    stream.cancel()
+                    stream.close()
+        finally:
+            self.metrics.flight_streams.dec()
 
     @guarded
     def do_put(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor,

@@ -133,7 +133,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
         click.echo(f"  postgresql://alice:alice@{host}:{bound}/egress")
         flight_server = None
         if app.config.flight.enabled and not no_flight:
-            flight_server = _start_flight(app, host, flight_port)
+            flight_server = _start_flight(app, host, flight_port, server.metrics)
         click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port,
                                           "flight_port": flight_server.port if flight_server else None}), err=True)
         sys.stdout.flush()
@@ -151,13 +151,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
     asyncio.run(run())
 
 
-def _start_flight(app: Any, host: str, port: int | None) -> Any:
+def _start_flight(app: Any, host: str, port: int | None, metrics: Any) -> Any:
     from flight.server import FlightSqlServer, tls_pair
 
     conf = app.config.flight
     tls = tls_pair(conf.tls_cert, conf.tls_key) if conf.tls_cert and conf.tls_key else None
     flight_host = conf.host or host
-    server = FlightSqlServer(app, flight_host, conf.port if port is None else port, tls=tls)
+    server = FlightSqlServer(app, flight_host, conf.port if port is None else port, tls=tls, metrics=metrics)
     click.echo(f"egress: Arrow Flight SQL listening on {server.scheme}://{flight_host}:{server.port}")
     click.echo(f"  adbc_driver_flightsql.dbapi.connect(\"{server.scheme}://{flight_host}:{server.port}\", "
                "db_kwargs={\"username\": \"alice\", \"password\": \"alice\"})")

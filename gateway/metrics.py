@@ -20,6 +20,9 @@ class Metrics:
         self.errors = Counter("egress_errors", "Errors sent, by SQLSTATE", ["sqlstate"], registry=r)
         self.latency = Histogram("egress_statement_seconds", "Statement latency", registry=r,
                                  buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120))
+        self.flight_streams = Gauge("egress_flight_streams_active", "Flight DoGet result streams running now",
+                                    registry=r)
+        self.flight_rows = Counter("egress_flight_rows_sent", "Rows sent over Arrow Flight", registry=r)
 
     def serve(self, host: str, port: int) -> int:
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
