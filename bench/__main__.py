@@ -1,4 +1,4 @@
-"""python -m bench exports [--quick] | pgwire [--rows=N]"""
+"""python -m bench exports [--quick] | pgwire [--rows=N] | flight [--rows=N]"""
 
 import sys
 
@@ -7,7 +7,7 @@ def main() -> None:
     args = sys.argv[1:]
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
-        print("benchmarks: exports, pgwire")
+        print("benchmarks: exports, pgwire, flight")
         return
     if args[0] == "child":
         from bench.exports import child_main
@@ -19,12 +19,17 @@ def main() -> None:
 
         pgwire(args[1:])
         return
+    if args[0] == "flight":
+        from bench.flight import main as flight
+
+        flight(args[1:])
+        return
     if args[0] == "exports":
         from bench.exports import main as exports
 
         exports(args[1:])
         return
-    sys.exit(f"unknown benchmark {args[0]!r}; try: exports, pgwire")
+    sys.exit(f"unknown benchmark {args[0]!r}; try: exports, pgwire, flight")
 
 
 main()

@@ -250,6 +250,7 @@ class Prepared:
     schema: pa.Schema
     bound: list[list[object]] = field(default_factory=list)  # rows of parameter values
     used: float = field(default_factory=time.monotonic)
+    schemas: dict[tuple[type, ...], pa.Schema] = field(default_factory=dict)  # by parameter types
 
 
 @dataclass
@@ -310,6 +311,7 @@ class FlightSqlServer(fl.FlightServerBase):
         self.auth = Authenticator(app, conf.token_ttl_s)
         self.handles = Handles(conf.handle_ttl_s)
         self.max_batch_bytes = conf.max_batch_bytes
+        self._principals: dict[str, tuple[float, Principal]] = {}
         scheme = "grpc+tls" if tls else "grpc+tcp"
         super().__init__(f"{scheme}://{host}:{port}", auth_handler=_NoHandshakeChecks(),
                          tls_certificates=[fl.CertKeyPair(*tls)] if tls else None,
@@ -324,10 +326,18 @@ class FlightSqlServer(fl.FlightServerBase):
 
     # -- helpers ----------------------------------------------------------------------------
     def _principal(self, context: fl.ServerCallContext) -> Principal:
+        """The caller's principal, looked up at most once a second per user (a prepared statement
+        runs three RPCs per execution); rule changes reach Flight within that second."""
         middleware = context.get_middleware("auth")
         if middleware is None:
             raise fl.FlightUnauthenticatedError("authentication required")
-        return self.app.principal(middleware.user)
+        now = time.monotonic()
+        cached = self._principals.get(middleware.user)
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        principal = self.app.principal(middleware.user)
+        self._principals[middleware.user] = (now, principal)
+        return principal
 
     def _compile(self, principal: Principal, text: str) -> Any:
         statements = split(text)
@@ -412,7 +422,15 @@ class FlightSqlServer(fl.FlightServerBase):
                 raise InvalidParameterValue(f"the prepared statement has {prepared.params} parameters and "
                                             "none are bound")
             rows: list[list[object] | None] = list(prepared.bound) if prepared.params else [None]
-            return self._statement_info(principal, user, prepared.text, rows, descriptor)
+            # re-execution with new values of the same types reuses the schema DuckDB planned
+            kinds = tuple(type(v) for v in rows[0]) if rows[0] is not None else ()
+            schema = prepared.schemas.get(kinds)
+            if schema is None:
+                schema = self._describe(principal, prepared.text, rows[0])
+                if len(prepared.schemas) < 64:
+                    prepared.schemas[kinds] = schema
+            handle = self.handles.put(Statement(user, prepared.text, rows, schema))
+            return self._info(descriptor, schema, pack(pb.TicketStatementQuery(statement_handle=handle)))
         if name == "TicketStatementQuery":
             raise InvalidParameterValue("TicketStatementQuery belongs in a ticket, not a descriptor")
         schema = self._metadata_schema(name, cmd)

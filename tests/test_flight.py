@@ -369,3 +369,13 @@ def test_a_client_that_goes_away_cancels_its_query(egress_home) -> None:  # type
         again.close()
     finally:
         stop_gateway(gw)
+
+
+def test_generated_protocol_module_matches_the_proto() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "flight.regen", "--check"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "up to date" in done.stdout
