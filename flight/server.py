@@ -33,6 +33,7 @@ import pyarrow.flight as fl
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
+from exporters.pipeline import prefetch
 from flight import metadata
 from flight.protocol import EgressFlightAdditions_pb2 as extra
 from flight.protocol import FlightSql_pb2 as pb
@@ -471,7 +472,8 @@ class FlightSqlServer(fl.FlightServerBase):
                                                    batch_rows=self.app.config.warehouse.batch_rows)
                 stream.row_cap = compiled.row_cap
                 try:
-                    for batch in stream:
+                    # DuckDB computes the next batches on a helper thread while gRPC sends this one
+                    for batch in prefetch(stream, depth=4):
                         if context.is_cancelled():
                             raise QueryCanceled("canceling statement: the client went away")
                         if batch.schema != statement.schema:
