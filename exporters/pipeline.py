@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from exporters import base
 from exporters.options import ParquetOptions
 from exporters.sink import COMPRESSIONS, PARTIAL_MARK, AtomicFile, gzip_members, sha256_file
-from sql.errors import InvalidParameterValue, QueryCanceled
+from sql.errors import InvalidParameterValue, ProgramLimitExceeded, QueryCanceled
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,7 @@ def run_export(
     chunk_bytes: int | None = None,
     progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    max_file_bytes: int | None = None,
 ) -> ExportResult:
     spec = base.get(fmt)
     opts = make_options(fmt, options)
@@ -218,6 +219,9 @@ def run_export(
         result.rows += rows
         if progress is not None:
             progress(result.rows)
+        if max_file_bytes is not None and current.bytes_written > max_file_bytes:
+            raise ProgramLimitExceeded(f"quota bytes_per_file exceeded: a file passed {max_file_bytes} bytes",
+                                       hint="split the export with CHUNK_ROWS / --chunk-bytes, or filter it")
         if boundary or (chunk_bytes and current.bytes_written >= chunk_bytes):
             end()
 

@@ -92,12 +92,14 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 @click.option("--flight-port", default=None, type=click.IntRange(0, 65535),
               help="Arrow Flight SQL port (default: flight.port, 8815; 0: any free port).")
 @click.option("--no-flight", is_flag=True, help="Do not start the Arrow Flight SQL server.")
+@click.option("--http-port", default=None, type=click.IntRange(0, 65535),
+              help="Download-link HTTP port (default: http.port, 8817; 0: any free port).")
 @click.option("--log-level", default="INFO", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @click.pass_context
 @_guard
 def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signed: bool,
           tls_cert: str | None, tls_key: str | None, metrics: int | None, flight_port: int | None,
-          no_flight: bool, log_level: str) -> None:
+          no_flight: bool, http_port: int | None, log_level: str) -> None:
     """Run the PostgreSQL wire gateway (psql, drivers, BI tools) and the Arrow Flight SQL server
     (ADBC, pyarrow) on the configured warehouse."""
     import asyncio
@@ -134,8 +136,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
         flight_server = None
         if app.config.flight.enabled and not no_flight:
             flight_server = _start_flight(app, host, flight_port, server.metrics)
+        downloads = None
+        if app.config.http.enabled:
+            from gateway.http import DownloadServer
+
+            http_conf = app.config.http
+            downloads = DownloadServer(app, http_conf.host or host, http_conf.port if http_port is None else http_port)
+            app.links = downloads.link
+            click.echo(f"egress: downloads (signed links) on {downloads.base_url}")
+        app.start_jobs(dispatch=True)
         click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port,
-                                          "flight_port": flight_server.port if flight_server else None}), err=True)
+                                          "flight_port": flight_server.port if flight_server else None,
+                                          "http_port": downloads.port if downloads else None}), err=True)
         sys.stdout.flush()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -146,6 +158,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
         serving.cancel()
         if flight_server is not None:
             await asyncio.to_thread(flight_server.shutdown)
+        if downloads is not None:
+            downloads.close()
         await server.close()
 
     asyncio.run(run())
@@ -334,7 +348,7 @@ def export(ctx: click.Context, user: str, view: str | None, query_text: str | No
            fmt: str, output: str, compress: str | None, chunk_rows: int | None,
            chunk_bytes: int | None, progress: bool | None, **format_opts: Any) -> None:
     """Export a view or query as USER to a file (csv, ndjson, json, parquet, xlsx, pdf)."""
-    from service.exports import ExportRequest, export as run, parse_date_range
+    from service.exports import ExportRequest, parse_date_range
 
     fmt = fmt.lower()
     raw = {
@@ -371,43 +385,56 @@ def export(ctx: click.Context, user: str, view: str | None, query_text: str | No
     principal = app.principal(user)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
-    if show:
-        outcome = _with_progress(app, principal, req, fmt, Path(output), options, compress,
-                                 chunk_rows, chunk_bytes)
-    else:
-        outcome = run(app, principal, req, fmt=fmt, output=Path(output), options=options,
-                      compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes)
+    outcome, job_id = _run_export_job(app, principal, req, fmt, Path(output), options, compress,
+                                      chunk_rows, chunk_bytes, show)
     seconds = time.perf_counter() - started
     result = outcome.result
     where = Path(output).parent / result.files[0].name if len(result.files) == 1 else Path(output).parent
     checksum = result.files[0].sha256 if len(result.files) == 1 else f"see {outcome.manifest.name}"
     click.echo(f"{where}: {result.rows:,} rows, {_size(result.bytes)}, {seconds:.2f}s, "
                f"{len(result.files)} file{'s' if len(result.files) != 1 else ''}, sha256 {checksum}; "
-               f"manifest {outcome.manifest}")
+               f"manifest {outcome.manifest}; job {job_id}")
 
 
-def _with_progress(app: Any, principal: Any, req: Any, fmt: str, output: Path,
-                   options: dict[str, Any], compress: str | None, chunk_rows: int | None,
-                   chunk_bytes: int | None) -> Any:
+def _run_export_job(app: Any, principal: Any, req: Any, fmt: str, output: Path, options: dict[str, Any],
+                    compress: str | None, chunk_rows: int | None, chunk_bytes: int | None,
+                    show: bool) -> tuple[Any, str]:
+    """A CLI export is a job like any other (quotas, audit, `egress jobs`), run in this process."""
+    import dataclasses
+
+    from service.jobs import JobSpec
+    from sql.errors import for_sqlstate
+
+    jobs = app.start_jobs(dispatch=False)
+    spec = JobSpec(request=dataclasses.asdict(req), format=fmt, name=output.name, options=options,
+                   compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes,
+                   output=str(output.resolve()))
+    job_id = jobs.submit(principal, spec, source="cli", inline=True)
+    if show:
+        row = _with_progress(jobs, job_id, fmt)
+    else:
+        row = jobs.run_inline(job_id)
+    if row["state"] != "succeeded":
+        raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"export {row['state']}")
+    return jobs.last_outcome, job_id
+
+
+def _with_progress(jobs: Any, job_id: str, fmt: str) -> Any:
     from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    from service.exports import build_query, export as run
-
-    total = app.warehouse.estimate_rows(app.compile(principal, build_query(app, principal, req)).sql)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
                TextColumn("{task.fields[rate]:,.0f} rows/s"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(f"export {fmt}", total=total or None, rate=0.0)
+        task = bar.add_task(f"export {fmt}", total=None, rate=0.0)
         started = time.perf_counter()
 
-        def tick(rows: int) -> None:
+        def tick(rows: int, total: int | None) -> None:
             rate = rows / max(time.perf_counter() - started, 1e-6)
-            bar.update(task, completed=rows, rate=rate)
+            bar.update(task, completed=rows, total=total or None, rate=rate)
 
-        return run(app, principal, req, fmt=fmt, output=output, options=options,
-                   compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, progress=tick)
+        return jobs.run_inline(job_id, tick)
 
 
 def _size(n: int) -> str:
@@ -503,6 +530,82 @@ def users_list(ctx: click.Context) -> None:
     for name in app.user_names():
         p = app.principal(name)
         click.echo(f"{name}\ttenant={p.tenant}\trole={p.role.name}")
+
+
+# -- jobs --------------------------------------------------------------------------------------
+@main.group("jobs")
+def jobs_group() -> None:
+    """Export jobs (CLI, COPY TO 'file', schedules): list, show, cancel, wait."""
+
+
+def _jobs(ctx: click.Context) -> Any:
+    return _app(ctx).start_jobs(dispatch=False)
+
+
+@jobs_group.command("list")
+@click.option("--user", required=True, help="Whose jobs (a tenant admin sees the tenant's).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+@_guard
+def jobs_list(ctx: click.Context, user: str, as_json: bool) -> None:
+    """Jobs USER may see, newest first."""
+    import json
+
+    from service.jobs import job_summary
+
+    app = _app(ctx)
+    for row in _jobs(ctx).list(app.principal(user)):
+        job = job_summary(row)
+        if as_json:
+            click.echo(json.dumps(job))
+        else:
+            total = f"/{job['rows_total']:,}" if job["rows_total"] else ""
+            click.echo(f"{job['id']}\t{job['state']}\t{job['owner']}\t{job['source']}\t{job['name']}\t"
+                       f"{job['rows_done']:,}{total} rows\t{job['created_at']}")
+
+
+@jobs_group.command("show")
+@click.argument("job_id")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def jobs_show(ctx: click.Context, job_id: str, user: str) -> None:
+    """One job as JSON: state, progress, files and checksums, error."""
+    import json
+
+    from service.jobs import job_summary
+
+    app = _app(ctx)
+    click.echo(json.dumps(job_summary(_jobs(ctx).visible(app.principal(user), job_id)), indent=2))
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def jobs_cancel(ctx: click.Context, job_id: str, user: str) -> None:
+    """Cancel a queued or running job (a running export stops within a second; partial files go)."""
+    app = _app(ctx)
+    state = _jobs(ctx).cancel(app.principal(user), job_id)
+    click.echo(f"job {job_id}: {state}" + (" (cancel requested)" if state == "running" else ""))
+
+
+@jobs_group.command("wait")
+@click.argument("job_id")
+@click.option("--user", required=True)
+@click.option("--timeout", default=3600.0, show_default=True, type=click.FloatRange(min=0))
+@click.pass_context
+@_guard
+def jobs_wait(ctx: click.Context, job_id: str, user: str, timeout: float) -> None:
+    """Wait until the job ends; exit 0 if it succeeded, 1 otherwise."""
+    app = _app(ctx)
+    jobs = _jobs(ctx)
+    jobs.visible(app.principal(user), job_id)
+    row = jobs.wait(job_id, timeout)
+    click.echo(f"job {job_id}: {row['state']}" + (f": {row['error']}" if row["error"] else ""))
+    if row["state"] != "succeeded":
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

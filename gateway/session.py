@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import threading
@@ -32,10 +33,12 @@ from gateway.auth import MECHANISM, ScramExchange
 from gateway.codec import ProtocolViolation, copy_data, encode
 from gateway.copyout import CopyEncoder
 from gateway.metrics import Metrics
+from service import system
 from service.app import App
+from service.jobs import spec_from_copy
 from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError, InvalidAuthorization,
-                        InvalidPassword, QueryCanceled, SyntaxError_)
+                        InvalidPassword, QueryCanceled, SyntaxError_, for_sqlstate)
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
@@ -69,6 +72,7 @@ class Prepared:
     param_oids: tuple[int, ...]
     tree: exp.Expression | None = None  # parsed query (QUERY kind)
     catalog: bool = False
+    system: bool = False  # over the egress.* schema (jobs, quota, ...), answered by service.system
     compiled: Compiled | None = None
     columns: list[pgtypes.Column] | None = None
 
@@ -320,8 +324,9 @@ class Session:
         if stmt.kind is Kind.QUERY:
             tree = parse_one(stmt.text, base=stmt.offset)
             prepared.tree = tree
-            prepared.catalog = shadow.is_catalog_query(tree)
-            if not prepared.catalog:
+            prepared.system = system.is_system_query(tree)
+            prepared.catalog = not prepared.system and shadow.is_catalog_query(tree)
+            if not prepared.catalog and not prepared.system:
                 assert self.principal is not None
                 # by text when it stands alone (cached across sessions), else by tree (offsets kept)
                 prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree)
@@ -405,6 +410,11 @@ class Session:
             return None
         if kind is Kind.COPY or prepared.tree is None:
             return None
+        if prepared.system:
+            if prepared.columns is None:
+                assert self.principal is not None
+                prepared.columns = pgtypes.describe(system.describe(self.app, self.principal, prepared.tree))
+            return prepared.columns
         if prepared.catalog:
             if prepared.columns is None:
                 assert self.principal is not None
@@ -447,6 +457,11 @@ class Session:
         prepared = portal.prepared
         assert self.principal is not None
         if portal.batches is not None or portal.done:
+            return
+        if prepared.system:
+            table = system.run(self.app, self.principal, prepared.tree, portal.params or None)  # type: ignore[arg-type]
+            portal.schema = table.schema
+            portal.batches = iter(table.to_batches())
             return
         if prepared.catalog:
             table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid,  # type: ignore[arg-type]
@@ -602,8 +617,8 @@ class Session:
         assert self.principal is not None
         spec = parse_copy(prepared.statement.text, base=prepared.statement.offset)
         if spec.target != "STDOUT":
-            raise FeatureNotSupported("server-side COPY to a file is not available yet",
-                                      hint="use COPY ... TO STDOUT, or `egress export`")
+            yield from self._copy_to_file(prepared, outcome)
+            return
         compiled = self.app.compile(self.principal, spec.query)
         encoder = CopyEncoder.for_options(spec.options)
         stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows,
@@ -629,6 +644,44 @@ class Session:
             stream.close()
             with self._lock:
                 self._running = None
+
+    def _copy_to_file(self, prepared: Prepared, outcome: Outcome) -> Iterator[bytes]:
+        """COPY ... TO 'name.ext' (...): an export job in the principal's export area. Synchronous
+        by default (COPY n when it has finished, a NOTICE with the job, files and link); with
+        ASYNC the job id comes back at once."""
+        assert self.principal is not None
+        job_spec, is_async = spec_from_copy(prepared.statement.text)
+        jobs = self.app.jobs or self.app.start_jobs(dispatch=True)
+        job_id = jobs.submit(self.principal, job_spec, source="copy")
+        if is_async:
+            yield encode(m.NoticeResponse("NOTICE", "00000", f"export job {job_id} queued",
+                                          f"follow it with SELECT * FROM egress.jobs WHERE id = '{job_id}'"))
+            yield encode(m.CommandComplete("COPY 0"))
+            return
+        waiter = _JobWaiter(jobs, self.principal, job_id)
+        with self._lock:
+            self._running = waiter
+        try:
+            row = jobs.wait(job_id, self.app.config.jobs.sync_wait_s)
+        finally:
+            with self._lock:
+                self._running = None
+        if row["state"] != "succeeded":
+            if row["state"] in ("queued", "running"):
+                raise QueryCanceled(f"export job {job_id} is still {row['state']} after "
+                                    f"{self.app.config.jobs.sync_wait_s:.0f} s; it goes on",
+                                    hint=f"SELECT * FROM egress.jobs WHERE id = '{job_id}'")
+            raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"export job {job_id} {row['state']}")
+        outcome.rows = int(row["rows_done"])
+        files = json.loads(row["files"] or "[]")
+        detail = {"job_id": job_id, "files": files}
+        links = getattr(self.app, "links", None)
+        if links is not None and files:
+            detail["download_url"] = links(row["owner"], files[0]["name"])
+        yield encode(m.NoticeResponse("NOTICE", "00000",
+                                      f"export job {job_id} wrote {len(files)} file(s), {outcome.rows} rows",
+                                      json.dumps(detail)))
+        yield encode(m.CommandComplete(f"COPY {outcome.rows}"))
 
     # -- session statements ---------------------------------------------------------------------
     def _session_statement(self, stmt: Statement, portal: Portal) -> Iterator[bytes]:
@@ -834,3 +887,13 @@ def _utf8(name: str) -> bool:
 
 
 __all__ = ["Session", "InternalError", "QueryCanceled"]
+
+
+class _JobWaiter:
+    """What a CancelRequest reaches while a synchronous COPY TO 'file' waits: the job."""
+
+    def __init__(self, jobs: Any, principal: Any, job_id: str) -> None:
+        self.jobs, self.principal, self.job_id = jobs, principal, job_id
+
+    def cancel(self) -> None:
+        self.jobs.cancel(self.principal, self.job_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlglot import exp
 
@@ -60,12 +60,14 @@ class App:
         self.catalog: Catalog = self.warehouse.catalog
         self.roles = {name: Role(name=name, views=tuple(r.views) if r.views is not None else None,
                                  deny={v: tuple(c) for v, c in r.deny.items()},
-                                 mask=r.mask, max_rows=r.max_rows)
+                                 mask=r.mask, max_rows=r.max_rows, tenant_admin=r.tenant_admin)
                       for name, r in config.roles.items()}
         self._check_roles(source)
-        self.state = StateStore(self.home / "state.db")
+        self.state = StateStore(config.state.url or (self.home / "state.db"))
         self._compiled: dict[tuple[str, str, str], Compiled] = {}
         self._compiled_lock = threading.Lock()
+        self.jobs: Any = None
+        self.links: Callable[[str, str], str] | None = None  # (user, file) -> signed URL, when HTTP is on
 
     def _check_roles(self, source: str) -> None:
         for name, role in self.config.roles.items():
@@ -81,7 +83,17 @@ class App:
                             f"{source}: roles.{name}: view {view} has no column {col!r}",
                             hint="columns are: " + ", ".join(c.name for c in v.columns))
 
+    def start_jobs(self, *, dispatch: bool) -> Any:
+        """The job service (dispatch=True in `egress serve`: it claims and runs queued jobs)."""
+        if self.jobs is None:
+            from service.jobs import Jobs
+
+            self.jobs = Jobs(self, dispatch=dispatch)
+        return self.jobs
+
     def close(self) -> None:
+        if self.jobs is not None:
+            self.jobs.close()
         self.warehouse.close()
         self.state.close()
 

@@ -80,6 +80,87 @@ class ExportConfig(_Strict):
     directory: str = Field("exports", description="Export area; one folder per user under it.")
 
 
+class StateConfig(_Strict):
+    url: str | None = Field(None, description="SQLAlchemy URL of the state store (default: SQLite state.db "
+                            "under home); e.g. postgresql+psycopg://egress@127.0.0.1/egress to share it.")
+
+
+class JobsConfig(_Strict):
+    workers: int = Field(2, ge=1, le=64, description="Export jobs running at once per gateway; more wait queued.")
+    retention_days: float = Field(7.0, gt=0, description="Exports expire after this long: files deleted, job expired.")
+    sweep_interval_s: float = Field(60.0, gt=0, description="How often expired exports are looked for.")
+    progress_interval_s: float = Field(0.5, gt=0, le=1.0,
+                                       description="Progress (and cancel requests) of running jobs, this often.")
+    sync_wait_s: float = Field(3600.0, gt=0, description="Longest a synchronous COPY TO 'file' waits for its job.")
+
+
+class QuotaConfig(_Strict):
+    rows_per_day: int | None = Field(None, ge=0, description="Rows exported per UTC day.")
+    exports_per_day: int | None = Field(None, ge=0, description="Exports started per UTC day.")
+    concurrent_jobs: int | None = Field(None, ge=0, description="Jobs queued or running at once.")
+    rows_per_export: int | None = Field(None, ge=1, description="Rows in one export (54000 past it).")
+    bytes_per_file: int | None = Field(None, ge=1, description="Bytes in one exported file (54000 past it).")
+
+
+class QuotasConfig(_Strict):
+    default: QuotaConfig = Field(default_factory=QuotaConfig, description="Limits for everyone.")
+    roles: dict[str, QuotaConfig] = Field(default_factory=dict, description="role -> limits (over default).")
+    users: dict[str, QuotaConfig] = Field(default_factory=dict, description="user -> limits (over role).")
+    on_concurrency: Literal["refuse", "queue"] = Field(
+        "refuse", description="Past concurrent_jobs: refuse (53400) or queue the job until one finishes.")
+
+
+class HttpConfig(_Strict):
+    enabled: bool = Field(True, description="Serve signed download links (and /healthz) with `egress serve`.")
+    host: str | None = Field(None, description="Address the HTTP server binds to (default: server.host).")
+    port: int = Field(8817, ge=0, le=65535, description="HTTP port for downloads (0: any free port).")
+    public_url: str | None = Field(None, description="Base of download links (default: http://host:port).")
+    link_ttl_s: int = Field(86400, ge=1, description="Lifetime of a signed download link.")
+    secret_env: str | None = Field(None, description="Environment variable holding the link-signing key.")
+    secret_file: str | None = Field(None, description="File holding the link-signing key (default: a random "
+                                    "key kept in home/link.key).")
+
+
+class DestinationConfig(_Strict):
+    type: Literal["local", "s3", "sftp", "email", "webhook"] = Field(description="Kind of destination.")
+    retries: int = Field(3, ge=0, le=20, description="Retries after a failed delivery (exponential backoff).")
+    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each time.")
+    path: str | None = Field(None, description="local: directory to copy files into.")
+    bucket: str | None = Field(None, description="s3: bucket.")
+    prefix: str = Field("", description="s3/sftp: key prefix or remote directory.")
+    region: str | None = Field(None, description="s3: region.")
+    endpoint_url: str | None = Field(None, description="s3: endpoint (S3-compatible servers).")
+    access_key_env: str | None = Field(None, description="s3: environment variable with the access key id.")
+    secret_key_env: str | None = Field(None, description="s3: environment variable with the secret key.")
+    multipart_mb: int = Field(8, ge=5, description="s3: files larger than this go up in parts of this size.")
+    host: str | None = Field(None, description="sftp/email: server host.")
+    port: int | None = Field(None, ge=1, le=65535, description="sftp/email: server port (22 / 25).")
+    username: str | None = Field(None, description="sftp/email: login name.")
+    key_file: str | None = Field(None, description="sftp: private key file.")
+    password_env: str | None = Field(None, description="sftp/email: environment variable with the password.")
+    password_file: str | None = Field(None, description="sftp/email: file with the password.")
+    known_hosts: str | None = Field(None, description="sftp: known_hosts file the server key must be in.")
+    sender: str | None = Field(None, description="email: From address.")
+    to: list[str] = Field(default_factory=list, description="email: recipients.")
+    attach_max_bytes: int = Field(5 * 1024 * 1024, ge=0, description="email: attach files up to this size, "
+                                  "else send the download link.")
+    starttls: bool = Field(False, description="email: upgrade the SMTP connection with STARTTLS.")
+    url: str | None = Field(None, description="webhook: URL to POST the job summary to.")
+    secret_env_hmac: str | None = Field(None, description="webhook: environment variable with the HMAC key "
+                                        "that signs the body (X-Egress-Signature).")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "DestinationConfig":
+        required = {"local": ["path"], "s3": ["bucket"], "sftp": ["host", "username"],
+                    "email": ["host", "sender"], "webhook": ["url"]}[self.type]
+        missing = [k for k in required if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"a {self.type} destination needs {', '.join(missing)}")
+        if self.type == "email" and not self.to:
+            raise ValueError("an email destination needs at least one address in to")
+        return self
+
+
 class RoleConfig(_Strict):
     views: list[str] | None = Field(None, description="Views the role may read (default: all).")
     deny: dict[str, list[str]] = Field(default_factory=dict, description="view -> hidden columns.")
@@ -87,6 +168,8 @@ class RoleConfig(_Strict):
         default_factory=dict, description="view -> column -> mask (" + ", ".join(MASK_KINDS) + ")."
     )
     max_rows: int | None = Field(None, ge=1, description="Most rows one query may return (54000 past it).")
+    tenant_admin: bool = Field(False, description="Sees and manages every job, schedule and audit record of "
+                               "its tenant (others: only their own).")
 
     @field_validator("mask")
     @classmethod
@@ -126,7 +209,12 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     flight: FlightConfig = Field(default_factory=FlightConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     exports: ExportConfig = Field(default_factory=ExportConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    quotas: QuotasConfig = Field(default_factory=QuotasConfig)
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict, description="Delivery targets by name.")
     tenants: list[str] = Field(default_factory=lambda: ["acme", "globex", "initech"],
                                description="Tenants that exist.")
     roles: dict[str, RoleConfig] = Field(default_factory=dict, description="Roles by name.")
@@ -147,7 +235,7 @@ def demo_config() -> Config:
     return Config(
         roles={
             "analyst": RoleConfig(deny={"companies": ["contact_email", "annual_revenue"]}),
-            "manager": RoleConfig(),
+            "manager": RoleConfig(tenant_admin=True),
             "support": RoleConfig(
                 deny={"companies": ["annual_revenue"]},
                 mask={"companies": {"contact_email": "email_domain"}},

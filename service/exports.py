@@ -174,6 +174,8 @@ def export(
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    max_file_bytes: int | None = None,
+    extra_manifest: dict[str, Any] | None = None,
 ) -> ExportOutcome:
     tree = build_query(app, principal, req)
     given = req.query if req.query else tree.sql(dialect="postgres")
@@ -184,7 +186,7 @@ def export(
     try:
         result = run_export(stream, stream.schema, output, fmt, options, compression=compression,
                             chunk_rows=chunk_rows, chunk_bytes=chunk_bytes, progress=progress,
-                            cancel=cancel)
+                            cancel=cancel, max_file_bytes=max_file_bytes)
     finally:
         stream.close()
     finished = _dt.datetime.now(_dt.timezone.utc)
@@ -204,6 +206,7 @@ def export(
         "sql_run": compiled.sql,
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
+        **(extra_manifest or {}),
     })
     return ExportOutcome(result, mpath, doc, given, compiled.sql)
 

@@ -113,6 +113,18 @@ class QueryCanceled(EgressError, code="57014"):
     pass
 
 
+class ConfigurationLimitExceeded(EgressError, code="53400"):
+    """A quota (exports per day, rows per day, concurrent jobs) is used up."""
+
+
+class ObjectNotFound(EgressError, code="42704"):
+    """An egress object (job, schedule, template, destination) that does not exist for the caller."""
+
+
+class DiskFull(EgressError, code="53100"):
+    pass
+
+
 class InvalidPassword(EgressError, code="28P01"):
     pass
 

@@ -57,6 +57,7 @@ class Role:
     deny: dict[str, tuple[str, ...]] = field(default_factory=dict)  # view -> hidden columns
     mask: dict[str, dict[str, str]] = field(default_factory=dict)  # view -> column -> mask kind
     max_rows: int | None = None  # cap on rows any one query returns
+    tenant_admin: bool = False  # sees and manages the tenant's jobs, schedules and audit
 
     def may_see_view(self, view: str) -> bool:
         return self.views is None or view in self.views

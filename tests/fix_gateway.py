@@ -20,6 +20,7 @@ class Gateway:
     process: subprocess.Popen[str]
     metrics_port: int | None = None
     flight_port: int | None = None
+    http_port: int | None = None
 
     def dsn(self, user: str = "alice", password: str | None = None, **extra: str) -> str:
         parts = {"host": self.host, "port": str(self.port), "user": user, "dbname": "egress",
@@ -35,9 +36,9 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: boo
     """`egress serve` on a free port; with prefix=True, args go before `serve` (e.g. --config)
     and ``extra`` after it."""
     if prefix:
-        cmd = [EGRESS, *args, "serve", "--port", "0", "--flight-port", "0", *(extra or [])]
+        cmd = [EGRESS, *args, "serve", "--port", "0", "--flight-port", "0", "--http-port", "0", *(extra or [])]
     else:
-        cmd = [EGRESS, "serve", "--port", "0", "--flight-port", "0", *args]
+        cmd = [EGRESS, "serve", "--port", "0", "--flight-port", "0", "--http-port", "0", *args]
     proc = subprocess.Popen(cmd, env=home.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
@@ -46,7 +47,8 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: boo
         line = proc.stderr.readline()
         if line.startswith("ready "):
             info = json.loads(line[len("ready "):])
-            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"), info.get("flight_port"))
+            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"), info.get("flight_port"),
+                           info.get("http_port"))
         if not line and proc.poll() is not None:
             raise RuntimeError(f"egress serve exited with {proc.returncode}")
     proc.kill()

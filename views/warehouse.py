@@ -183,7 +183,7 @@ class Warehouse:
         """Rows the query will return, counted by DuckDB (cheap next to the export itself)."""
         cursor = self.cursor()
         try:
-            row = cursor.sql(f"SELECT count(*) FROM ({sql}) AS egress_count").fetchone()
+            row = cursor.execute(f"SELECT count(*) FROM ({sql}) AS egress_count").fetchone()
             return int(row[0]) if row else None
         except duckdb.Error:
             return None
