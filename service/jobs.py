@@ -261,9 +261,9 @@ class Jobs:
                 self._pool.submit(self._run_claimed, job_id)
 
     def _claim(self, job_id: str, owner: str) -> bool:
-        now = time.time()
         with self.store.tx() as conn:
             self.store.exclusive(conn, owner)
+            now = time.time()  # after the lock: started_at never precedes a finish it waited for
             if self.app.config.quotas.on_concurrency == "queue":
                 try:
                     limit = merged_limits(self.app, self.app.principal(owner)).concurrent_jobs

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,36 @@ def gateway(egress_home: EgressHome):  # type: ignore[no-untyped-def]
         yield gw
     finally:
         stop_gateway(gw)
+
+
+DEMO_ROLES = """
+[roles.analyst]
+deny = { companies = ["contact_email", "annual_revenue"] }
+[roles.manager]
+tenant_admin = true
+[roles.support]
+deny = { companies = ["annual_revenue"] }
+mask = { companies = { contact_email = "email_domain" } }
+"""
+
+
+def demo_config_text(home: Path, warehouse: Path, extra: str = "") -> str:
+    """The demo users and roles in a config file of its own (own home and state store, the shared
+    test warehouse), with ``extra`` TOML appended (sections such as [quotas.default])."""
+    from service.config import DEMO_VERIFIERS
+
+    users = {"alice": ("acme", "analyst"), "bob": ("globex", "analyst"), "carol": ("acme", "manager"),
+             "dave": ("initech", "support")}
+    text = f'home = "{home}"\n[warehouse]\npath = "{warehouse}"\ndemo = false\n' + DEMO_ROLES
+    for name, (tenant, role) in users.items():
+        text += f'[users.{name}]\ntenant = "{tenant}"\nrole = "{role}"\npassword = "{DEMO_VERIFIERS[name]}"\n'
+    return text + "\n" + extra
+
+
+def start_custom(egress_home: EgressHome, tmp: Path, extra: str = "") -> tuple[Gateway, Path]:
+    """A gateway with its own home and config (returns it and the config path)."""
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = tmp / "egress.toml"
+    config.write_text(demo_config_text(home, egress_home.path / "warehouse.duckdb", extra))
+    return start_gateway(egress_home, "--config", str(config), prefix=True), config
