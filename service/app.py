@@ -88,7 +88,10 @@ class App:
         if self.jobs is None:
             from service.jobs import Jobs
 
+            from service.delivery import Deliveries
+
             self.jobs = Jobs(self, dispatch=dispatch)
+            self.jobs.after_success.append(Deliveries(self).after_success)
         return self.jobs
 
     def close(self) -> None:

@@ -146,18 +146,26 @@ class DestinationConfig(_Strict):
                                   "else send the download link.")
     starttls: bool = Field(False, description="email: upgrade the SMTP connection with STARTTLS.")
     url: str | None = Field(None, description="webhook: URL to POST the job summary to.")
-    secret_env_hmac: str | None = Field(None, description="webhook: environment variable with the HMAC key "
+    hmac_secret_env: str | None = Field(None, description="webhook: environment variable with the HMAC key "
                                         "that signs the body (X-Egress-Signature).")
 
     @model_validator(mode="after")
     def _needs(self) -> "DestinationConfig":
         required = {"local": ["path"], "s3": ["bucket"], "sftp": ["host", "username"],
                     "email": ["host", "sender"], "webhook": ["url"]}[self.type]
+        if self.type == "sftp" and not self.known_hosts:
+            missing_hosts = True
+        else:
+            missing_hosts = False
         missing = [k for k in required if not getattr(self, k)]
         if missing:
             raise ValueError(f"a {self.type} destination needs {', '.join(missing)}")
         if self.type == "email" and not self.to:
             raise ValueError("an email destination needs at least one address in to")
+        if missing_hosts:
+            raise ValueError("an sftp destination needs known_hosts (the server's host key is always checked)")
+        if self.type == "sftp" and not (self.key_file or self.password_env or self.password_file):
+            raise ValueError("an sftp destination needs key_file, password_env or password_file")
         return self
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-pytest_plugins = ["tests.fix_egress", "tests.fix_gateway"]
+pytest_plugins = ["tests.fix_egress", "tests.fix_gateway", "tests.fix_servers"]
 
 _EXIT_STATUS: list[int] = []
 

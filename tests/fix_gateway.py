@@ -33,14 +33,14 @@ class Gateway:
 
 
 def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: bool = False,
-                  extra: list[str] | None = None) -> Gateway:
+                  extra: list[str] | None = None, env: dict[str, str] | None = None) -> Gateway:
     """`egress serve` on a free port; with prefix=True, args go before `serve` (e.g. --config)
     and ``extra`` after it."""
     if prefix:
         cmd = [EGRESS, *args, "serve", "--port", "0", "--flight-port", "0", "--http-port", "0", *(extra or [])]
     else:
         cmd = [EGRESS, "serve", "--port", "0", "--flight-port", "0", "--http-port", "0", *args]
-    proc = subprocess.Popen(cmd, env=home.env(),
+    proc = subprocess.Popen(cmd, env=home.env(**(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
     assert proc.stderr is not None
@@ -98,10 +98,11 @@ def demo_config_text(home: Path, warehouse: Path, extra: str = "") -> str:
     return text + "\n" + extra
 
 
-def start_custom(egress_home: EgressHome, tmp: Path, extra: str = "") -> tuple[Gateway, Path]:
+def start_custom(egress_home: EgressHome, tmp: Path, extra: str = "",
+                 env: dict[str, str] | None = None) -> tuple[Gateway, Path]:
     """A gateway with its own home and config (returns it and the config path)."""
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     config = tmp / "egress.toml"
     config.write_text(demo_config_text(home, egress_home.path / "warehouse.duckdb", extra))
-    return start_gateway(egress_home, "--config", str(config), prefix=True), config
+    return start_gateway(egress_home, "--config", str(config), prefix=True, env=env), config
