@@ -145,6 +145,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
             app.links = downloads.link
             click.echo(f"egress: downloads (signed links) on {downloads.base_url}")
         app.start_jobs(dispatch=True)
+        if app.config.schedules.enabled:
+            app.start_schedules(run=True)
         click.echo("ready " + json.dumps({"host": host, "port": bound, "metrics_port": metrics_port,
                                           "flight_port": flight_server.port if flight_server else None,
                                           "http_port": downloads.port if downloads else None}), err=True)
@@ -605,6 +607,117 @@ def jobs_wait(ctx: click.Context, job_id: str, user: str, timeout: float) -> Non
     row = jobs.wait(job_id, timeout)
     click.echo(f"job {job_id}: {row['state']}" + (f": {row['error']}" if row["error"] else ""))
     if row["state"] != "succeeded":
+        sys.exit(EXIT_FAILED)
+
+
+# -- schedules ---------------------------------------------------------------------------------
+@main.group("schedules")
+def schedules_group() -> None:
+    """Scheduled exports: a server-side COPY statement on a cron or interval trigger."""
+
+
+def _schedules(ctx: click.Context) -> Any:
+    return _app(ctx).start_schedules(run=False)
+
+
+@schedules_group.command("add")
+@click.argument("name")
+@click.argument("copy_statement")
+@click.option("--user", required=True, help="Owner: the schedule runs with this user's rules at each run.")
+@click.option("--cron", help="Five-field cron expression, e.g. '0 6 * * 1-5'.")
+@click.option("--timezone", help="Time zone of --cron (default: schedules.timezone).")
+@click.option("--every", help="Interval instead of cron: 90s, 15m, 2h, 1d.")
+@click.pass_context
+@_guard
+def schedules_add(ctx: click.Context, name: str, copy_statement: str, user: str, cron: str | None,
+                  timezone: str | None, every: str | None) -> None:
+    """Add schedule NAME running COPY_STATEMENT, e.g.
+
+    egress schedules add daily --user carol --cron '0 6 * * *' --timezone Europe/Berlin
+    "COPY companies TO 'daily/companies-{date}.csv' (FORMAT csv, WATERMARK updated_at, KEEP_LAST 7)"
+    """
+    if bool(cron) == bool(every):
+        raise click.UsageError("give exactly one of --cron or --every")
+    trigger = cron if cron else f"every {every}"
+    app = _app(ctx)
+    schedule_id = _schedules(ctx).add(app.principal(user), name, trigger, copy_statement, timezone)
+    click.echo(f"schedule {name} added: {schedule_id}")
+
+
+@schedules_group.command("list")
+@click.option("--user", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_guard
+def schedules_list(ctx: click.Context, user: str, as_json: bool) -> None:
+    """Schedules USER may see (a tenant admin: the tenant's)."""
+    import json
+
+    app = _app(ctx)
+    for row in _schedules(ctx).list(app.principal(user)):
+        trigger = json.loads(row["trigger"])
+        text = trigger.get("cron") and f"cron '{trigger['cron']}' {trigger['timezone']}" or f"every {trigger['every_s']}s"
+        if as_json:
+            click.echo(json.dumps({"id": row["id"], "name": row["name"], "owner": row["owner"], "trigger": trigger,
+                                   "paused": bool(row["paused"]), "watermark": row["watermark"],
+                                   "next_run_at": row["next_run_at"]}))
+        else:
+            state = "paused" if row["paused"] else "active"
+            click.echo(f"{row['id']}\t{row['name']}\t{row['owner']}\t{state}\t{text}\t"
+                       f"watermark={row['watermark'] or '-'}")
+
+
+@schedules_group.command("show")
+@click.argument("schedule")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def schedules_show(ctx: click.Context, schedule: str, user: str) -> None:
+    """One schedule and its runs, as JSON."""
+    import json
+
+    app = _app(ctx)
+    principal = app.principal(user)
+    schedules = _schedules(ctx)
+    row = schedules.find(principal, schedule)
+    runs = [r for r in schedules.runs(principal) if r["schedule_id"] == row["id"]]
+    click.echo(json.dumps({**{k: v for k, v in row.items() if k not in ("spec", "trigger")},
+                           "trigger": json.loads(row["trigger"]), "export": json.loads(row["spec"]),
+                           "runs": runs}, indent=2, default=str))
+
+
+def _schedule_action(action: str) -> Any:
+    @click.argument("schedule")
+    @click.option("--user", required=True)
+    @click.pass_context
+    @_guard
+    def command(ctx: click.Context, schedule: str, user: str) -> None:
+        app = _app(ctx)
+        state = getattr(_schedules(ctx), action)(app.principal(user), schedule)
+        click.echo(f"schedule {schedule}: {state}")
+
+    command.__doc__ = {"pause": "Pause a schedule (no runs until resumed).", "resume": "Resume a paused schedule.",
+                       "remove": "Remove a schedule (its exports stay until they expire)."}[action]
+    return command
+
+
+for _action in ("pause", "resume", "remove"):
+    schedules_group.command(_action)(_schedule_action(_action))
+
+
+@schedules_group.command("run-now")
+@click.argument("schedule")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def schedules_run_now(ctx: click.Context, schedule: str, user: str) -> None:
+    """Run a schedule once, here and now (as its owner), and wait for the result."""
+    app = _app(ctx)
+    result = _schedules(ctx).run_now(app.principal(user), schedule, wait=True)
+    click.echo(f"schedule {schedule}: {result.get('state')}" + (f", job {result['job_id']}" if result.get("job_id") else "")
+               + (f", {result['rows']} rows" if result.get("rows") is not None else "")
+               + (f": {result['error']}" if result.get("error") else ""))
+    if result.get("state") != "succeeded":
         sys.exit(EXIT_FAILED)
 
 

@@ -67,6 +67,7 @@ class App:
         self._compiled: dict[tuple[str, str, str], Compiled] = {}
         self._compiled_lock = threading.Lock()
         self.jobs: Any = None
+        self.schedules: Any = None
         self.links: Callable[[str, str], str] | None = None  # (user, file) -> signed URL, when HTTP is on
 
     def _check_roles(self, source: str) -> None:
@@ -94,7 +95,17 @@ class App:
             self.jobs.after_success.append(Deliveries(self).after_success)
         return self.jobs
 
+    def start_schedules(self, *, run: bool) -> Any:
+        """Schedules (run=True in `egress serve`: this process fires them)."""
+        if self.schedules is None:
+            from schedules.service import Schedules
+
+            self.schedules = Schedules(self, run=run)
+        return self.schedules
+
     def close(self) -> None:
+        if self.schedules is not None:
+            self.schedules.close()
         if self.jobs is not None:
             self.jobs.close()
         self.warehouse.close()

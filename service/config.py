@@ -94,6 +94,15 @@ class JobsConfig(_Strict):
     sync_wait_s: float = Field(3600.0, gt=0, description="Longest a synchronous COPY TO 'file' waits for its job.")
 
 
+class SchedulesConfig(_Strict):
+    enabled: bool = Field(True, description="Run schedules in `egress serve` (APScheduler, store in the state db).")
+    timezone: str = Field("UTC", description="Time zone of cron schedules that do not name one.")
+    misfire_grace_s: int = Field(300, ge=1, description="A run missed (gateway down) by up to this long still "
+                                 "runs; missed runs coalesce into one.")
+    poll_s: float = Field(1.0, gt=0, le=60, description="How often the scheduler looks for schedules added or "
+                          "changed by other processes.")
+
+
 class QuotaConfig(_Strict):
     rows_per_day: int | None = Field(None, ge=0, description="Rows exported per UTC day.")
     exports_per_day: int | None = Field(None, ge=0, description="Exports started per UTC day.")
@@ -221,6 +230,7 @@ class Config(_Strict):
     exports: ExportConfig = Field(default_factory=ExportConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     quotas: QuotasConfig = Field(default_factory=QuotasConfig)
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict, description="Delivery targets by name.")
     tenants: list[str] = Field(default_factory=lambda: ["acme", "globex", "initech"],

@@ -87,6 +87,9 @@ schedules = sa.Table(
     sa.Column("watermark", sa.Text),
     sa.Column("keep_last", sa.Integer),
     sa.Column("retries", sa.Integer, nullable=False, default=0),
+    sa.Column("watermark_column", sa.String(200)),
+    sa.Column("running_since", sa.Float),  # set while a run is in progress (one at a time, any replica)
+    sa.Column("runs", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.UniqueConstraint("owner", "name", name="uq_schedule_owner_name"),
 )
@@ -171,9 +174,27 @@ class StateStore:
             self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
         self._lock = threading.Lock()
         metadata.create_all(self.engine)
+        self._add_missing_columns()
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added in later versions, added to an older state database (all nullable or
+        defaulted, so old rows stay valid). Tables themselves come from create_all."""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                default = ""
+                if not column.nullable:
+                    value = column.default.arg if column.default is not None else 0
+                    default = f" NOT NULL DEFAULT {value!r}" if isinstance(value, str) else f" NOT NULL DEFAULT {value}"
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}')
 
     @contextmanager
     def tx(self) -> Iterator[sa.Connection]:

@@ -133,7 +133,48 @@ DELIVERIES = pa.schema([("job_id", pa.string()), ("owner", pa.string()), ("desti
                         ("attempt", pa.int64()), ("state", pa.string()), ("detail", pa.string()), ("at", TS)])
 
 
+def _schedules(app: Any) -> Any:
+    return app.schedules or app.start_schedules(run=False)
+
+
+def _schedule_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
+    out = []
+    for row in _schedules(app).list(principal):
+        trigger = json.loads(row["trigger"])
+        out.append({"id": row["id"], "owner": row["owner"], "name": row["name"],
+                    "trigger": trigger.get("cron") or f"every {trigger['every_s']}s",
+                    "timezone": trigger.get("timezone"), "paused": bool(row["paused"]),
+                    "export": json.loads(row["spec"])["name"], "watermark_column": row["watermark_column"],
+                    "watermark": row["watermark"], "keep_last": row["keep_last"], "retries": row["retries"],
+                    "runs": row["runs"], "next_run_at": _ts(row["next_run_at"]), "created_at": _ts(row["created_at"])})
+    return out
+
+
+SCHEDULES = pa.schema([
+    ("id", pa.string()), ("owner", pa.string()), ("name", pa.string()), ("trigger", pa.string()),
+    ("timezone", pa.string()), ("paused", pa.bool_()), ("export", pa.string()), ("watermark_column", pa.string()),
+    ("watermark", pa.string()), ("keep_last", pa.int64()), ("retries", pa.int64()), ("runs", pa.int64()),
+    ("next_run_at", TS), ("created_at", TS),
+])
+
+
+def _run_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
+    return [{"schedule_id": r["schedule_id"], "schedule": r["name"], "owner": r["owner"], "job_id": r["job_id"],
+             "attempt": r["attempt"], "state": r["state"], "rows": r["rows"], "watermark_from": r["watermark_from"],
+             "watermark_to": r["watermark_to"], "error": r["error"], "started_at": _ts(r["started_at"]),
+             "finished_at": _ts(r["finished_at"])} for r in _schedules(app).runs(principal)]
+
+
+SCHEDULE_RUNS = pa.schema([
+    ("schedule_id", pa.string()), ("schedule", pa.string()), ("owner", pa.string()), ("job_id", pa.string()),
+    ("attempt", pa.int64()), ("state", pa.string()), ("rows", pa.int64()), ("watermark_from", pa.string()),
+    ("watermark_to", pa.string()), ("error", pa.string()), ("started_at", TS), ("finished_at", TS),
+])
+
+
 SURFACES: dict[str, Surface] = {
+    "schedules": Surface(SCHEDULES, _schedule_rows),
+    "schedule_runs": Surface(SCHEDULE_RUNS, _run_rows),
     "jobs": Surface(JOBS, _jobs_rows),
     "quota": Surface(QUOTA, _quota_rows),
     "audit": Surface(AUDIT, _audit_rows),
@@ -152,6 +193,30 @@ def _cancel_job(app: Any, principal: Principal, args: list[Any]) -> Any:
 
 
 FUNCTIONS["cancel_job"] = (_cancel_job, pa.string())
+
+
+def _add_schedule(app: Any, principal: Principal, args: list[Any]) -> Any:
+    if len(args) not in (3, 4):
+        raise InvalidParameterValue("egress.add_schedule(name, trigger, copy_statement [, timezone])",
+                                    hint="trigger: a cron expression such as '0 6 * * 1-5', or 'every 15m'")
+    return _schedules(app).add(principal, str(args[0]), str(args[1]), str(args[2]),
+                               str(args[3]) if len(args) == 4 and args[3] is not None else None)
+
+
+def _schedule_action(action: str) -> Callable[[Any, Principal, list[Any]], Any]:
+    def handler(app: Any, principal: Principal, args: list[Any]) -> Any:
+        if len(args) != 1:
+            raise InvalidParameterValue(f"egress.{action}_schedule(name_or_id) takes one argument")
+        schedules = _schedules(app)
+        if action == "run":
+            return schedules.run_now(principal, str(args[0]), wait=False)["state"]
+        return getattr(schedules, action)(principal, str(args[0]))
+    return handler
+
+
+FUNCTIONS["add_schedule"] = (_add_schedule, pa.string())
+for _action in ("pause", "resume", "remove", "run"):
+    FUNCTIONS[f"{_action}_schedule"] = (_schedule_action(_action), pa.string())
 
 
 # -- recognising and running ------------------------------------------------------------------------
