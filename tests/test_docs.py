@@ -29,10 +29,13 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 def test_every_setting_is_documented_with_help() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    keys = (_keys(cfg.Config) + _keys(cfg.RoleConfig, "roles.NAME.") + _keys(cfg.UserConfig, "users.NAME."))
+    keys = (_keys(cfg.Config) + _keys(cfg.RoleConfig, "roles.NAME.") + _keys(cfg.UserConfig, "users.NAME.")
+            + _keys(cfg.QuotaConfig, "quotas.roles.NAME.") + _keys(cfg.DestinationConfig, "destinations.NAME."))
     missing = [k for k in keys if f"`{k}`" not in doc]
     assert not missing, f"undocumented settings: {missing}"
-    for model in (cfg.Config, cfg.ServerConfig, cfg.WarehouseConfig, cfg.FlightConfig, cfg.ExportConfig, cfg.RoleConfig, cfg.UserConfig):
+    for model in (cfg.Config, cfg.ServerConfig, cfg.WarehouseConfig, cfg.FlightConfig, cfg.HttpConfig, cfg.ExportConfig,
+                  cfg.StateConfig, cfg.JobsConfig, cfg.SchedulesConfig, cfg.QuotaConfig, cfg.QuotasConfig,
+                  cfg.DestinationConfig, cfg.RoleConfig, cfg.UserConfig):
         for name, field in model.model_fields.items():
             assert field.description or isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel), name
 
