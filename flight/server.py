@@ -466,6 +466,7 @@ class FlightSqlServer(fl.FlightServerBase):
         limit = self.max_batch_bytes
         rows = self.metrics.flight_rows
         self.metrics.flight_streams.inc()
+        started, sent, outcome, state = time.perf_counter(), 0, "error", None
         try:
             for params in statement.rows:
                 stream = self.app.warehouse.stream(compiled.sql, params=params,
@@ -479,6 +480,7 @@ class FlightSqlServer(fl.FlightServerBase):
                         if batch.schema != statement.schema:
                             batch = batch.cast(statement.schema)
                         rows.inc(batch.num_rows)
+                        sent += batch.num_rows
                         size = batch.nbytes
                         if size <= limit:
                             yield batch
@@ -489,8 +491,18 @@ class FlightSqlServer(fl.FlightServerBase):
                 finally:  # normal end, error, or the client went away (the generator is closed)
                     stream.cancel()
                     stream.close()
+            outcome = "ok"
+        except EgressError as err:
+            state = err.sqlstate
+            raise
+        except GeneratorExit:
+            outcome, state = "cancelled", "57014"
+            raise
         finally:
             self.metrics.flight_streams.dec()
+            self.app.audit.record(principal=principal, kind="flight", outcome=outcome, application="flight",
+                                  sql_given=statement.text, sql_run=compiled.sql, rows=sent,
+                                  duration_ms=(time.perf_counter() - started) * 1000, sqlstate=state)
 
     @guarded
     def do_put(self, context: fl.ServerCallContext, descriptor: fl.FlightDescriptor,

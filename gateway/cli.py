@@ -244,7 +244,33 @@ def query(ctx: click.Context, user: str, fmt: str, max_rows: int, sql: str) -> N
     """Run SQL as USER and print the result."""
     app = _app(ctx)
     principal = app.principal(user)
-    _, stream = app.stream(principal, sql)
+    started = time.perf_counter()
+    try:
+        compiled, stream = app.stream(principal, sql)
+    except EgressError as err:
+        app.audit.record(principal=principal, kind="query", outcome="error", application="egress-cli",
+                         sql_given=sql, sqlstate=err.sqlstate)
+        raise
+    counted = _Counted(stream)
+    try:
+        _print_query(counted, fmt, max_rows)
+    finally:
+        app.audit.record(principal=principal, kind="query", outcome="ok", application="egress-cli", sql_given=sql,
+                         sql_run=compiled.sql, rows=counted.rows,
+                         duration_ms=(time.perf_counter() - started) * 1000)
+
+
+class _Counted:
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.schema, self.rows = stream, stream.schema, 0
+
+    def __iter__(self) -> Any:
+        for batch in self.stream:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def _print_query(stream: Any, fmt: str, max_rows: int) -> None:
     out = click.get_binary_stream("stdout")
     if fmt in ("csv", "json"):  # the exporters' own writers, straight to stdout
         spec = formats.get("csv" if fmt == "csv" else "ndjson")

@@ -116,6 +116,7 @@ class Session:
         self.skip_to_sync = False
         self.closed = False
         self._running: Any = None  # the stream being read, for CancelRequest
+        self._last_text: str | None = None  # the statement under way, for the audit of its failure
         self._lock = threading.Lock()
 
     # -- entry point ----------------------------------------------------------------------------
@@ -321,6 +322,8 @@ class Session:
     # -- statements ---------------------------------------------------------------------------
     def _prepare(self, name: str, text: str, stmt: Statement, oids: tuple[int, ...]) -> Prepared:
         prepared = Prepared(name, stmt.text, stmt, oids)
+        if stmt.kind in (Kind.QUERY, Kind.COPY):
+            self._last_text = stmt.text  # what an error in this statement is audited under
         if stmt.kind is Kind.QUERY:
             tree = parse_one(stmt.text, base=stmt.offset)
             prepared.tree = tree
@@ -433,6 +436,8 @@ class Session:
     def _execute(self, portal: Portal, max_rows: int) -> Iterator[bytes]:
         prepared = portal.prepared
         kind = prepared.statement.kind
+        if kind in (Kind.QUERY, Kind.COPY) and not prepared.catalog:
+            self._last_text = prepared.text
         started = time.perf_counter()
         if kind is Kind.SESSION:
             yield from self._session_statement(prepared.statement, portal)
@@ -818,6 +823,11 @@ class Session:
     def _error(self, err: EgressError) -> bytes:
         if self.metrics is not None:
             self.metrics.errors.labels(err.sqlstate).inc()
+        if self.principal is not None and self._last_text is not None:
+            self.app.audit.record(principal=self.principal, kind="query", outcome="error",
+                                  application=self.params.get("application_name"), sql_given=self._last_text,
+                                  sqlstate=err.sqlstate)
+            self._last_text = None
         return encode(m.ErrorResponse("ERROR", err.sqlstate, err.message, err.position, err.detail, err.hint))
 
     def _log(self, prepared: Prepared, rows: int, started: float) -> None:
@@ -826,8 +836,15 @@ class Session:
             self.metrics.rows.inc(rows)
             self.metrics.latency.observe(time.perf_counter() - started)
         digest = hashlib.sha256(prepared.text.encode()).hexdigest()[:12]
+        ms = (time.perf_counter() - started) * 1000
         log.info("statement user=%s app=%s sql=%s rows=%d ms=%.1f", self.user,
-                 self.params.get("application_name", ""), digest, rows, (time.perf_counter() - started) * 1000)
+                 self.params.get("application_name", ""), digest, rows, ms)
+        self._last_text = None
+        if self.principal is not None and not prepared.catalog and prepared.statement.kind in (Kind.QUERY, Kind.COPY):
+            self.app.audit.record(principal=self.principal, kind=prepared.statement.kind.value, outcome="ok",
+                                  application=self.params.get("application_name"), sql_given=prepared.text,
+                                  sql_run=prepared.compiled.sql if prepared.compiled is not None else None,
+                                  rows=rows, duration_ms=ms)
 
 
 _COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="egress-copy")

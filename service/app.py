@@ -68,6 +68,9 @@ class App:
         self._compiled_lock = threading.Lock()
         self.jobs: Any = None
         self.schedules: Any = None
+        from service.audit import Audit
+
+        self.audit = Audit(self)
         self.links: Callable[[str, str], str] | None = None  # (user, file) -> signed URL, when HTTP is on
 
     def _check_roles(self, source: str) -> None:
@@ -104,6 +107,7 @@ class App:
         return self.schedules
 
     def close(self) -> None:
+        self.audit.close()
         if self.schedules is not None:
             self.schedules.close()
         if self.jobs is not None:

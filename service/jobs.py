@@ -360,12 +360,29 @@ class Jobs:
         if values["state"] == "cancelled" and target is not None:
             _remove_partials(target)
         finished = self.get(job_id)
+        self._audit(finished, row)
         hooks = (self.after_success if finished["state"] == "succeeded" else []) + self.after_finish
         for hook in hooks:
             try:
                 hook(finished)
             except Exception:  # noqa: BLE001 - a hook never changes the job's outcome
                 log.exception("after-job hook for %s", job_id)
+
+    def _audit(self, job: dict[str, Any], submitted: dict[str, Any]) -> None:
+        from types import SimpleNamespace
+
+        try:
+            principal: Any = self.app.principal(job["owner"])
+        except EgressError:
+            principal = SimpleNamespace(user=job["owner"], tenant=job["tenant"], role=SimpleNamespace(name=None))
+        spec = json.loads(job["spec"])
+        request = spec.get("request", {})
+        given = request.get("query") or f"view {request.get('view')} {json.dumps({k: v for k, v in request.items() if v})}"
+        took = ((job["finished_at"] or 0) - (job["started_at"] or job["created_at"])) * 1000
+        self.app.audit.record(principal=principal, kind="export", outcome=job["state"], application=job["source"],
+                              sql_given=given, rows=job["rows_done"], bytes_=job["bytes"],
+                              files=json.loads(job["files"] or "[]"), duration_ms=took, sqlstate=job["sqlstate"],
+                              job_id=job["id"])
 
     def _heartbeat(self, job_id: str, rows: int, cancel: threading.Event) -> None:
         with self.store.tx() as conn:
