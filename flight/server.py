@@ -40,7 +40,8 @@ from flight.protocol import FlightSql_pb2 as pb
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InvalidAuthorization,
                         InvalidParameterValue, InvalidPassword, ProgramLimitExceeded, QueryCanceled, ReadOnly)
 from sql.model import Principal
-from sql.parse import Kind, number_placeholders, split
+from service import system
+from sql.parse import Kind, number_placeholders, parse_one, split
 from sql.policy import refuse_kind
 
 log = logging.getLogger("egress.flight")
@@ -261,6 +262,7 @@ class Statement:
     rows: list[list[object] | None]  # one execution per parameter row (None: no parameters)
     schema: pa.Schema
     used: float = field(default_factory=time.monotonic)
+    table: pa.Table | None = None  # an egress.* answer (jobs, quota, ...), made when the query was planned
 
 
 class Handles:
@@ -350,6 +352,9 @@ class FlightSqlServer(fl.FlightServerBase):
         return self.app.compile(principal, stmt.text)
 
     def _describe(self, principal: Principal, text: str, params: list[object] | None) -> pa.Schema:
+        tree = _system_tree(text)
+        if tree is not None:
+            return system.describe(self.app, principal, tree)
         compiled = self._compile(principal, text)
         return self.app.warehouse.schema_of(compiled.sql, params=params)
 
@@ -400,6 +405,11 @@ class FlightSqlServer(fl.FlightServerBase):
 
     def _statement_info(self, principal: Principal, user: str, text: str, rows: list[list[object] | None],
                         descriptor: fl.FlightDescriptor) -> fl.FlightInfo:
+        tree = _system_tree(text)
+        if tree is not None:  # egress.jobs, egress.quota, ...: small, answered from the state store
+            table = system.run(self.app, principal, tree, rows[0] if rows and rows[0] is not None else None)
+            handle = self.handles.put(Statement(user, text, rows, table.schema, table=table))
+            return self._info(descriptor, table.schema, pack(pb.TicketStatementQuery(statement_handle=handle)))
         schema = self._describe(principal, text, rows[0] if rows and rows[0] is not None else None)
         handle = self.handles.put(Statement(user, text, rows, schema))
         ticket = pack(pb.TicketStatementQuery(statement_handle=handle))
@@ -423,6 +433,8 @@ class FlightSqlServer(fl.FlightServerBase):
                 raise InvalidParameterValue(f"the prepared statement has {prepared.params} parameters and "
                                             "none are bound")
             rows: list[list[object] | None] = list(prepared.bound) if prepared.params else [None]
+            if _system_tree(prepared.text) is not None:
+                return self._statement_info(principal, user, prepared.text, rows, descriptor)
             # re-execution with new values of the same types reuses the schema DuckDB planned
             kinds = tuple(type(v) for v in rows[0]) if rows[0] is not None else ()
             schema = prepared.schemas.get(kinds)
@@ -458,6 +470,8 @@ class FlightSqlServer(fl.FlightServerBase):
             return fl.RecordBatchStream(table)
         statement: Statement = self.handles.get(cmd.statement_handle, principal.user, "statement")
         self.handles.drop(cmd.statement_handle, principal.user)  # a ticket is read once
+        if statement.table is not None:
+            return fl.RecordBatchStream(statement.table)
         return fl.GeneratorStream(statement.schema, guarded_stream(self._batches(context, principal, statement)))
 
     def _batches(self, context: fl.ServerCallContext, principal: Principal,
@@ -569,6 +583,15 @@ class FlightSqlServer(fl.FlightServerBase):
     def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> Iterator[fl.FlightInfo]:
         self._principal(context)
         return iter([])
+
+
+def _system_tree(text: str) -> Any:
+    """The parsed query when it reads the egress.* schema (else None: a warehouse query)."""
+    statements = split(text)
+    if len(statements) != 1 or statements[0].kind is not Kind.QUERY:
+        return None
+    tree = parse_one(statements[0].text)
+    return tree if system.is_system_query(tree) else None
 
 
 def _unpack_action(body: bytes, cls: type[Message]) -> Any:

@@ -379,3 +379,18 @@ def test_generated_protocol_module_matches_the_proto() -> None:
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "up to date" in done.stdout
+
+
+def test_jobs_through_flight_sql(gateway) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    with psycopg.connect(gateway.dsn("bob"), autocommit=True) as conn:
+        conn.execute("COPY (SELECT name FROM companies LIMIT 4) TO 'flight-visible.csv'")
+    with _adbc(gateway, "bob") as conn, conn.cursor() as cur:
+        cur.execute("SELECT name, state, rows_done FROM egress.jobs WHERE name = 'flight-visible.csv'")
+        assert cur.fetchall() == [("flight-visible.csv", "succeeded", 4)]
+        cur.execute("SELECT quota FROM egress.quota ORDER BY quota")
+        assert [r[0] for r in cur.fetchall()][:2] == ["bytes_per_file", "concurrent_jobs"]
+    with _adbc(gateway, "dave") as conn, conn.cursor() as cur:  # another tenant sees none of bob's jobs
+        cur.execute("SELECT count(*) FROM egress.jobs WHERE owner = 'bob'")
+        assert cur.fetchone() == (0,)
