@@ -747,5 +747,74 @@ def schedules_run_now(ctx: click.Context, schedule: str, user: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
+# -- templates ---------------------------------------------------------------------------------
+@main.group("templates")
+def templates_group() -> None:
+    """Named export definitions per tenant (and the built-in reports company-list, market-overview)."""
+
+
+def _templates(ctx: click.Context) -> Any:
+    from service.templates import Templates
+
+    return Templates(_app(ctx))
+
+
+@templates_group.command("list")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def templates_list(ctx: click.Context, user: str) -> None:
+    """Templates USER's tenant has, built-in ones first."""
+    app = _app(ctx)
+    for row in _templates(ctx).list(app.principal(user)):
+        click.echo(f"{row['name']}\t{row['kind']}\t{row['owner'] or '-'}\t{row['description'] or row['statement']}")
+
+
+@templates_group.command("save")
+@click.argument("name")
+@click.argument("statement")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def templates_save(ctx: click.Context, name: str, statement: str, user: str) -> None:
+    """Save STATEMENT (COPY ... TO 'file-{date}.ext' (...)) as template NAME for USER's tenant."""
+    app = _app(ctx)
+    _templates(ctx).save(app.principal(user), name, statement)
+    click.echo(f"template {name} saved")
+
+
+@templates_group.command("delete")
+@click.argument("name")
+@click.option("--user", required=True)
+@click.pass_context
+@_guard
+def templates_delete(ctx: click.Context, name: str, user: str) -> None:
+    """Delete a saved template (its author or a tenant admin)."""
+    app = _app(ctx)
+    click.echo(f"template {name}: {_templates(ctx).delete(app.principal(user), name)}")
+
+
+@templates_group.command("run")
+@click.argument("name")
+@click.option("--user", required=True, help="Run as this user (their rules, their export area).")
+@click.pass_context
+@_guard
+def templates_run(ctx: click.Context, name: str, user: str) -> None:
+    """Run a template now, here, and print the job's files."""
+    import json
+
+    from sql.errors import for_sqlstate
+
+    app = _app(ctx)
+    jobs = app.start_jobs(dispatch=False)
+    job_id = _templates(ctx).submit(app.principal(user), name, inline=True)
+    row = jobs.run_inline(job_id)
+    if row["state"] != "succeeded":
+        raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"template {name} {row['state']}")
+    files = json.loads(row["files"])
+    click.echo(f"job {job_id}: {row['rows_done']:,} rows; " + ", ".join(
+        f"{f['name']} (sha256 {f['sha256']})" for f in files))
+
+
 if __name__ == "__main__":
     main()

@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlglot import exp
 
 from service import state as st
-from service.jobs import JobSpec, spec_from_copy
+from service.jobs import JobSpec, render_name, spec_from_statement
 from sql.errors import EgressError, InvalidParameterValue, ObjectNotFound
 from sql.model import Principal
 from sql.parse import parse_one
@@ -46,7 +46,6 @@ log = logging.getLogger("egress.schedules")
 
 _APP: Any = None  # the App of the process whose scheduler runs (APScheduler stores a text reference)
 STALE_RUN_S = 6 * 3600.0
-_PLACEHOLDER = re.compile(r"\{(date|time|datetime|run|schedule)(?::([^}]*))?\}")
 _SCHEDULE_OPTIONS = ("watermark", "keep_last", "retries")
 
 
@@ -85,7 +84,7 @@ def make_trigger(trigger: dict[str, Any]) -> Any:
 
 def split_schedule_options(copy_text: str) -> tuple[JobSpec, dict[str, Any]]:
     """A schedule's COPY: the job spec, and WATERMARK col / KEEP_LAST n / RETRIES n taken out."""
-    spec, _is_async = spec_from_copy(copy_text)
+    spec, _is_async = spec_from_statement(copy_text)
     extra = {k: spec.options.pop(k) for k in _SCHEDULE_OPTIONS if k in spec.options}
     for key in ("keep_last", "retries"):
         if key in extra:
@@ -96,19 +95,6 @@ def split_schedule_options(copy_text: str) -> tuple[JobSpec, dict[str, Any]]:
             if extra[key] < (1 if key == "keep_last" else 0):
                 raise InvalidParameterValue(f"{key.upper()} is too small")
     return spec, extra
-
-
-def render_name(template: str, when: dt.datetime, schedule: str, run: int) -> str:
-    def sub(match: re.Match[str]) -> str:
-        key, fmt = match.group(1), match.group(2)
-        if key == "run":
-            return f"{run:05d}" if not fmt else format(run, fmt)
-        if key == "schedule":
-            return re.sub(r"[^A-Za-z0-9_.-]", "-", schedule)
-        default = {"date": "%Y-%m-%d", "time": "%H%M%S", "datetime": "%Y-%m-%dT%H%M%S"}[key]
-        return when.strftime(fmt or default)
-
-    return _PLACEHOLDER.sub(sub, template)
 
 
 class Schedules:
@@ -153,7 +139,9 @@ class Schedules:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name or ""):
             raise InvalidParameterValue("a schedule name is 1-100 letters, digits, '_', '.' or '-'")
         trigger = parse_trigger(trigger_text, timezone, self.conf.timezone)
-        spec, extra = split_schedule_options(copy_text)
+        from service.templates import resolve
+
+        spec, extra = split_schedule_options(resolve(self.app, principal, copy_text))
         jobs = self.app.jobs or self.app.start_jobs(dispatch=False)
         probe = replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc), name, 1))
         jobs.validate(principal, probe)  # refused now, not at 6 am: policy, names, formats, destinations

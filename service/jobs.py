@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -61,6 +62,7 @@ class JobSpec:
     deliver: list[str] = field(default_factory=list)
     extra_manifest: dict[str, Any] = field(default_factory=dict)
     output: str | None = None  # an operator's own path (CLI only; never from SQL or schedules)
+    report: str | None = None  # a built-in multi-query report (service.reports) instead of one query
 
     def export_request(self) -> ExportRequest:
         data = dict(self.request)
@@ -185,8 +187,14 @@ class Jobs:
         the file name, the destinations."""
         base.get(spec.format)
         make_options(spec.format, spec.options)
-        req = spec.export_request()
-        self.app.compile(principal, build_query(self.app, principal, req))
+        if spec.report is not None:
+            from service.reports import REPORTS
+
+            if spec.report not in REPORTS:
+                raise ObjectNotFound(f'report "{spec.report}" does not exist',
+                                     hint="reports are: " + ", ".join(sorted(REPORTS)))
+        else:
+            self.app.compile(principal, build_query(self.app, principal, spec.export_request()))
         if spec.output is not None:
             target = Path(spec.output)
         else:
@@ -294,47 +302,10 @@ class Jobs:
             principal = self.app.principal(row["owner"])  # the owner's rules now, not at submit time
             spec = JobSpec.from_json(row["spec"])
             target = self.validate(principal, spec)
-            req = spec.export_request()
-            limits = merged_limits(self.app, principal)
-            cap = limits.rows_per_export
-            if limits.rows_per_day is not None:
-                with self.store.engine.connect() as conn:
-                    left = limits.rows_per_day - usage(conn, principal.user, time.time()).rows_today
-                cap = left if cap is None else min(cap, left)
-            compiled = self.app.compile(principal, build_query(self.app, principal, req))
-            total = self.app.warehouse.estimate_rows(compiled.sql)
-            self._update(job_id, rows_total=total)
-            last = [0.0]
-
-            def progress(rows: int) -> None:
-                if cap is not None and rows > cap:
-                    which = "rows_per_export" if cap == limits.rows_per_export else "rows_per_day"
-                    raise ProgramLimitExceeded(f"quota {which} exceeded: the export passed {cap} rows",
-                                               hint="filter the export, or ask for a higher quota")
-                now = time.monotonic()
-                if now - last[0] >= self.conf.progress_interval_s:
-                    last[0] = now
-                    self._heartbeat(job_id, rows, cancel)
-                if report is not None:
-                    report(rows, total)
-
-            outcome = export(self.app, principal, req, fmt=spec.format, output=target, options=spec.options,
-                             compression=spec.compression, chunk_rows=spec.chunk_rows,
-                             chunk_bytes=spec.chunk_bytes, progress=progress, cancel=cancel,
-                             max_file_bytes=limits.bytes_per_file,
-                             extra_manifest={"job_id": job_id, **spec.extra_manifest})
-            # names relative to the export area (an operator's --output: absolute, never expired)
-            area = export_area(self.app, principal.user) if spec.output is None else None
-
-            def name_of(path: Path) -> str:
-                return str(path.relative_to(area)) if area is not None else str(path.resolve())
-
-            files = [{"name": name_of(target.parent / f.name), "rows": f.rows, "bytes": f.bytes,
-                      "sha256": f.sha256} for f in outcome.result.files]
-            values = {"state": "succeeded", "rows_done": outcome.result.rows, "bytes": outcome.result.bytes,
-                      "files": st.dumps(files), "manifest": name_of(outcome.manifest),
-                      "expires_at": time.time() + self.conf.retention_days * 86400 if area is not None else None}
-            self.last_outcome = outcome
+            if spec.report is not None:
+                values = self._run_report(principal, spec, target, cancel, job_id)
+            else:
+                values = self._run_export(job_id, principal, spec, target, cancel, report)
         except QueryCanceled as err:
             values = {"state": "cancelled", "error": err.message, "sqlstate": err.sqlstate}
         except EgressError as err:
@@ -367,6 +338,63 @@ class Jobs:
                 hook(finished)
             except Exception:  # noqa: BLE001 - a hook never changes the job's outcome
                 log.exception("after-job hook for %s", job_id)
+
+    def _run_report(self, principal: Principal, spec: JobSpec, target: Path, cancel: threading.Event,
+                    job_id: str) -> dict[str, Any]:
+        from service.reports import run_report
+
+        self.last_outcome = run_report(self.app, principal, spec, target, cancel, job_id)
+        result = self.last_outcome.result
+        area = export_area(self.app, principal.user)
+        files = [{"name": str((target.parent / f.name).relative_to(area)), "rows": f.rows, "bytes": f.bytes,
+                  "sha256": f.sha256} for f in result.files]
+        return {"state": "succeeded", "rows_done": result.rows, "bytes": result.bytes,
+                "files": st.dumps(files), "manifest": str(self.last_outcome.manifest.relative_to(area)),
+                "expires_at": time.time() + self.conf.retention_days * 86400}
+
+    def _run_export(self, job_id: str, principal: Principal, spec: JobSpec, target: Path, cancel: threading.Event,
+                    report: Callable[[int, int | None], None] | None) -> dict[str, Any]:
+        req = spec.export_request()
+        limits = merged_limits(self.app, principal)
+        cap = limits.rows_per_export
+        if limits.rows_per_day is not None:
+            with self.store.engine.connect() as conn:
+                left = limits.rows_per_day - usage(conn, principal.user, time.time()).rows_today
+            cap = left if cap is None else min(cap, left)
+        compiled = self.app.compile(principal, build_query(self.app, principal, req))
+        total = self.app.warehouse.estimate_rows(compiled.sql)
+        self._update(job_id, rows_total=total)
+        last = [0.0]
+
+        def progress(rows: int) -> None:
+            if cap is not None and rows > cap:
+                which = "rows_per_export" if cap == limits.rows_per_export else "rows_per_day"
+                raise ProgramLimitExceeded(f"quota {which} exceeded: the export passed {cap} rows",
+                                           hint="filter the export, or ask for a higher quota")
+            now = time.monotonic()
+            if now - last[0] >= self.conf.progress_interval_s:
+                last[0] = now
+                self._heartbeat(job_id, rows, cancel)
+            if report is not None:
+                report(rows, total)
+
+        outcome = export(self.app, principal, req, fmt=spec.format, output=target, options=spec.options,
+                         compression=spec.compression, chunk_rows=spec.chunk_rows,
+                         chunk_bytes=spec.chunk_bytes, progress=progress, cancel=cancel,
+                         max_file_bytes=limits.bytes_per_file,
+                         extra_manifest={"job_id": job_id, **spec.extra_manifest})
+        # names relative to the export area (an operator's --output: absolute, never expired)
+        area = export_area(self.app, principal.user) if spec.output is None else None
+
+        def name_of(path: Path) -> str:
+            return str(path.relative_to(area)) if area is not None else str(path.resolve())
+
+        files = [{"name": name_of(target.parent / f.name), "rows": f.rows, "bytes": f.bytes,
+                  "sha256": f.sha256} for f in outcome.result.files]
+        self.last_outcome = outcome
+        return {"state": "succeeded", "rows_done": outcome.result.rows, "bytes": outcome.result.bytes,
+                "files": st.dumps(files), "manifest": name_of(outcome.manifest),
+                "expires_at": time.time() + self.conf.retention_days * 86400 if area is not None else None}
 
     def _audit(self, job: dict[str, Any], submitted: dict[str, Any]) -> None:
         from types import SimpleNamespace
@@ -548,6 +576,46 @@ def job_summary(row: dict[str, Any]) -> dict[str, Any]:
         "expires_at": iso(row["expires_at"]),
     }
 
+
+
+# -- file name templates ------------------------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\{(date|time|datetime|run|schedule)(?::([^}]*))?\}")
+
+
+def render_name(template: str, when: dt.datetime, schedule: str = "", run: int = 1) -> str:
+    """{date} {time} {datetime} {run} {schedule}, and strftime patterns: {date:%Y%m%d}."""
+    def sub(match: re.Match[str]) -> str:
+        key, fmt = match.group(1), match.group(2)
+        if key == "run":
+            return f"{run:05d}" if not fmt else format(run, fmt)
+        if key == "schedule":
+            return re.sub(r"[^A-Za-z0-9_.-]", "-", schedule or "adhoc")
+        default = {"date": "%Y-%m-%d", "time": "%H%M%S", "datetime": "%Y-%m-%dT%H%M%S"}[key]
+        return when.strftime(fmt or default)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+_REPORT = re.compile(r"\s*REPORT\s+(\w+)\s+TO\s+'((?:[^']|'')+)'\s*(?:\((.*)\))?\s*;?\s*", re.I | re.S)
+
+
+def spec_from_statement(text: str) -> tuple[JobSpec, bool]:
+    """A COPY ... TO 'file' statement, or REPORT <name> TO 'file.pdf' [(DELIVER '...', ASYNC)]."""
+    match = _REPORT.fullmatch(text)
+    if match is None:
+        return spec_from_copy(text)
+    options: dict[str, str] = {}
+    for part in (match.group(3) or "").split(","):
+        words = part.strip().split(None, 1)
+        if words:
+            options[words[0].lower()] = words[1].strip().strip("'") if len(words) > 1 else "true"
+    unknown = set(options) - {"deliver", "async"}
+    if unknown:
+        raise InvalidParameterValue(f"REPORT takes DELIVER and ASYNC, not {', '.join(sorted(unknown))}")
+    deliver = [d.strip() for d in options.get("deliver", "").split(",") if d.strip()]
+    spec = JobSpec(request={}, format="pdf", name=match.group(2).replace("''", "'"), report=match.group(1).lower(),
+                   deliver=deliver)
+    return spec, options.get("async", "false").lower() not in ("false", "off", "0")
 
 
 # -- COPY <source> TO 'name.ext' (options): the one spelling of an export for SQL and schedules ----

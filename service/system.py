@@ -172,7 +172,18 @@ SCHEDULE_RUNS = pa.schema([
 ])
 
 
+def _template_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
+    from service.templates import Templates
+
+    return Templates(app).list(principal)
+
+
+TEMPLATES = pa.schema([("name", pa.string()), ("kind", pa.string()), ("owner", pa.string()),
+                       ("statement", pa.string()), ("description", pa.string())])
+
+
 SURFACES: dict[str, Surface] = {
+    "templates": Surface(TEMPLATES, _template_rows),
     "schedules": Surface(SCHEDULES, _schedule_rows),
     "schedule_runs": Surface(SCHEDULE_RUNS, _run_rows),
     "jobs": Surface(JOBS, _jobs_rows),
@@ -215,6 +226,27 @@ def _schedule_action(action: str) -> Callable[[Any, Principal, list[Any]], Any]:
 
 
 FUNCTIONS["add_schedule"] = (_add_schedule, pa.string())
+
+
+def _template_action(action: str) -> Callable[[Any, Principal, list[Any]], Any]:
+    def handler(app: Any, principal: Principal, args: list[Any]) -> Any:
+        from service.templates import Templates
+
+        templates = Templates(app)
+        if action == "save":
+            if len(args) != 2:
+                raise InvalidParameterValue("egress.save_template(name, statement) takes two arguments")
+            return templates.save(principal, str(args[0]), str(args[1]))
+        if len(args) != 1:
+            raise InvalidParameterValue(f"egress.{action}_template(name) takes one argument")
+        if action == "run":
+            return templates.submit(principal, str(args[0]), inline=False)
+        return templates.delete(principal, str(args[0]))
+    return handler
+
+
+for _action in ("save", "run", "delete"):
+    FUNCTIONS[f"{_action}_template"] = (_template_action(_action), pa.string())
 for _action in ("pause", "resume", "remove", "run"):
     FUNCTIONS[f"{_action}_schedule"] = (_schedule_action(_action), pa.string())
 
