@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
+import socket
 import threading
 import time
 import uuid
@@ -109,13 +111,15 @@ class Schedules:
             executors={"default": {"type": "threadpool", "max_workers": 4}},
             timezone="UTC")
         self.running = run
+        self.leader = False
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
+        # the store is written by every process (CLI, replicas); only the lease holder fires jobs
+        self.scheduler.start(paused=True)
         if run:
             _APP = app
-            self.scheduler.start()
+            self._lead()
             threading.Thread(target=self._poll, name="egress-schedules-poll", daemon=True).start()
-        else:
-            self.scheduler.start(paused=True)  # writes to the store; another process runs the jobs
 
     def close(self) -> None:
         self._stop.set()
@@ -123,15 +127,31 @@ class Schedules:
             self.scheduler.shutdown(wait=False)
         except Exception:  # noqa: BLE001 - already stopped
             pass
+        if self.leader:
+            st.drop_lease(self.store, "scheduler", self.holder)
+
+    def _lead(self) -> None:
+        """Replicas share one store: the one holding the 'scheduler' lease runs the scheduler, the
+        others stand by and take over within a few seconds if it stops renewing."""
+        lead = st.take_lease(self.store, "scheduler", self.holder, max(5.0, self.conf.poll_s * 5))
+        if lead and not self.leader:
+            self.scheduler.resume()
+            log.info("this gateway runs the schedules (%s)", self.holder)
+        elif not lead and self.leader:
+            self.scheduler.pause()
+            log.info("another gateway runs the schedules now")
+        self.leader = lead
 
     def _poll(self) -> None:
-        """Schedules added or changed by other processes (the CLI, other replicas) are in the store,
-        not in this scheduler's idea of its next wake-up: look again every poll_s."""
+        """Renew the lease, and look again for schedules added or changed by other processes (they
+        are in the store, not in this scheduler's idea of its next wake-up) every poll_s."""
         while not self._stop.wait(self.conf.poll_s):
             try:
-                self.scheduler.wakeup()
+                self._lead()
+                if self.leader:
+                    self.scheduler.wakeup()
             except Exception:  # noqa: BLE001
-                log.exception("scheduler wakeup")
+                log.exception("scheduler poll")
 
     # -- managing --------------------------------------------------------------------------------
     def add(self, principal: Principal, name: str, trigger_text: str, copy_text: str,

@@ -90,7 +90,7 @@ def market_overview(app: Any, principal: Any, target: Path, cancel: Any = None) 
         cells = [["Companies", "Employees", "Average headcount", "Industries", "Countries"],
                  [f"{k['companies']:,}", f"{int(k['employees'] or 0):,}", f"{float(k['avg_employees'] or 0):,.1f}",
                   f"{k['industries']:,}", f"{k['countries']:,}"]]
-        story.append(_table(cells, [3.2 * cm] * 5, big=True))
+        story.append(_table(cells, [3.2 * cm, 3.4 * cm, 3.9 * cm, 3.5 * cm, 3.5 * cm], big=True))
     else:
         story.append(Paragraph("Not available with your role's columns.", styles["note"]))
     stop_if_cancelled()

@@ -119,6 +119,13 @@ templates = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(200)),
+    sa.Column("until", sa.Float, nullable=False, default=0.0),
+)
+
 audit = sa.Table(
     "audit", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -249,3 +256,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def take_lease(store: StateStore, name: str, holder: str, ttl_s: float) -> bool:
+    """Hold (or renew) the lease ``name`` for ttl_s seconds: True if ``holder`` has it now. One
+    replica at a time runs what the lease guards (the scheduler)."""
+    now = time.time()
+    with store.tx() as conn:
+        done = conn.execute(leases.update().where(leases.c.name == name, sa.or_(
+            leases.c.holder == holder, leases.c.until < now)).values(holder=holder, until=now + ttl_s))
+        if done.rowcount == 1:
+            return True
+        exists = conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first()
+        if exists is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(leases.insert().values(name=name, holder=holder, until=now + ttl_s))
+                return True
+            except sa.exc.IntegrityError:
+                return False
+    return False
+
+
+def drop_lease(store: StateStore, name: str, holder: str) -> None:
+    with store.tx() as conn:
+        conn.execute(leases.update().where(leases.c.name == name, leases.c.holder == holder).values(until=0.0))

@@ -159,3 +159,45 @@ def webhook_server():  # type: ignore[no-untyped-def]
     server.shutdown()
     server.server_close()
 
+
+
+@dataclass
+class Postgres:
+    port: int
+    url: str  # SQLAlchemy URL of an empty database for the state store
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Debian's PostgreSQL server in a temporary cluster on a loopback port (as the postgres user
+    when the tests run as root, since initdb refuses root)."""
+    import os
+    import pwd
+
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        pytest.fail("PostgreSQL server binaries are missing: apt-get install postgresql (.ci/run does)")
+    bin_dir = bins[-1].parent
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="egress-test-pg-"))  # not under pytest's 0700 root: postgres must reach it
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(tmp, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = tmp / "data", free_port()
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    with open(data / "postgresql.conf", "a") as conf:
+        conf.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{tmp}'\n")
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute("CREATE ROLE egress LOGIN PASSWORD 'egress'")
+        conn.execute("CREATE DATABASE egress_state OWNER egress")
+    yield Postgres(port, f"postgresql+psycopg://egress:egress@127.0.0.1:{port}/egress_state")
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
