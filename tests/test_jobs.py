@@ -192,7 +192,8 @@ def test_jobs_visibility_and_the_cli(jobs_gw, egress_home) -> None:  # type: ign
 
 def test_quotas_are_atomic_and_named(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
     extra = ("[jobs]\nworkers = 8\n[quotas.default]\nconcurrent_jobs = 3\n"
-             "[quotas.users.dave]\nexports_per_day = 2\n[quotas.users.bob]\nrows_per_export = 100\n")
+             "[quotas.users.dave]\nexports_per_day = 2\n[quotas.users.bob]\nrows_per_export = 100\n"
+             "[quotas.users.alice]\nbytes_per_file = 20000\n")
     gw, _ = start_custom(egress_home, tmp_path, extra)
     try:
         def submit(i: int) -> str:
@@ -223,6 +224,14 @@ def test_quotas_are_atomic_and_named(egress_home, tmp_path) -> None:  # type: ig
                 conn.execute("COPY companies TO 'too-many.csv'")
             assert "rows_per_export" in str(big.value)
         assert not (tmp_path / "home" / "exports" / "bob" / "too-many.csv").exists()
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.ProgramLimitExceeded) as wide:
+                conn.execute("COPY (SELECT name, description FROM companies) TO 'wide.csv'")
+            assert "bytes_per_file" in str(wide.value)
+            conn.execute("COPY (SELECT name FROM companies LIMIT 100) TO 'narrow.csv'")  # under the limit
+        alice_files = [p.name for p in (tmp_path / "home" / "exports" / "alice").iterdir()]
+        assert "narrow.csv" in alice_files and "wide.csv" not in alice_files
+        assert not [n for n in alice_files if ".partial-" in n]
     finally:
         stop_gateway(gw)
 
@@ -285,7 +294,15 @@ def test_kill_9_mid_export_fails_the_job_and_leaves_nothing_final(egress_home, t
     try:
         with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
             job = _job(conn, job_id)
-        assert job["state"] == "failed" and "stopped" in job["error"]
+            assert job["state"] == "failed" and "stopped" in job["error"]
+            # schedules still fire after the crash (the dead gateway's scheduler lease lapses)
+            conn.execute("SELECT egress.add_schedule('after-crash', 'every 1s', "
+                         "'COPY (SELECT 1 AS x) TO ''after-{run}.csv''')")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not list(area.glob("after-*.csv")):
+                time.sleep(0.2)
+            assert list(area.glob("after-*.csv"))
+            conn.execute("SELECT egress.remove_schedule('after-crash')")
         assert not (area / "crash.csv").exists()
         assert not [p for p in area.iterdir() if ".partial-" in p.name]
     finally:
@@ -313,3 +330,31 @@ def test_a_full_disk_fails_the_job_cleanly(egress_home, tmp_path) -> None:  # ty
             stop_gateway(gw)
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_client_leaving_mid_copy_to_stdout_frees_its_query(egress_home) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    gw = start_gateway(egress_home, "--metrics-port", "0")
+
+    def active() -> float:
+        body = urllib.request.urlopen(f"http://{gw.host}:{gw.metrics_port}/metrics", timeout=10).read().decode()
+        return next(float(line.split()[-1]) for line in body.splitlines()
+                    if line.startswith("egress_connections_active "))
+
+    try:
+        conn = psycopg.connect(gw.dsn("carol"), autocommit=True)
+        conn.pgconn.send_query(f"COPY ({BIG}) TO STDOUT (FORMAT csv)".encode())
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        sock.settimeout(10)
+        assert sock.recv(1 << 16)  # CopyOutResponse and the first rows are here
+        sock.close()
+        conn.pgconn.finish()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and active() != 0:
+            time.sleep(0.2)
+        assert active() == 0
+        with psycopg.connect(gw.dsn("alice")) as again:
+            assert again.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        stop_gateway(gw)
