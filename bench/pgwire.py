@@ -104,26 +104,11 @@ def load(pg: Postgres, sql: str) -> int:
 
 
 def start_egress(home: Path) -> tuple[subprocess.Popen[str], int]:
-    config = home / "egress.toml"
-    home.mkdir(parents=True, exist_ok=True)
-    config.write_text(f'home = "{home}"\n[warehouse]\npath = "{WAREHOUSE}"\ndemo = false\n'
-                      '[roles.manager]\n[users.carol]\ntenant = "acme"\nrole = "manager"\n'
-                      f'password = "{_carol_verifier()}"\n')
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", "--port", "0",
-                             "--log-level", "WARNING"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    while True:
-        line = proc.stderr.readline()
-        if line.startswith("ready "):
-            return proc, int(json.loads(line[6:])["port"])
-        if not line and proc.poll() is not None:
-            raise RuntimeError("egress serve failed to start")
+    """`egress serve` on the 5M warehouse as carol's gateway (the PostgreSQL port)."""
+    from bench.flight import start_egress as start
 
-
-def _carol_verifier() -> str:
-    from service.config import DEMO_VERIFIERS
-
-    return DEMO_VERIFIERS["carol"]
+    proc, port, _flight = start(home)
+    return proc, port
 
 
 def measure(label: str, fn: Callable[[], int]) -> dict[str, Any]:

@@ -31,6 +31,13 @@ class Gateway:
     def url(self, user: str = "alice") -> str:
         return f"postgresql://{user}:{user}@{self.host}:{self.port}/egress"
 
+    def metric(self, name: str) -> float:
+        """One unlabelled value from the gateway's Prometheus endpoint (needs --metrics-port)."""
+        import urllib.request
+
+        body = urllib.request.urlopen(f"http://{self.host}:{self.metrics_port}/metrics", timeout=10).read().decode()
+        return next(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
+
 
 def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: bool = False,
                   extra: list[str] | None = None, env: dict[str, str] | None = None) -> Gateway:

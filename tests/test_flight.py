@@ -19,7 +19,7 @@ from google.protobuf import any_pb2
 
 from flight.protocol import EgressFlightAdditions_pb2 as extra
 from flight.protocol import FlightSql_pb2 as pb
-from tests.fix_gateway import start_gateway, stop_gateway
+from tests.fix_gateway import start_custom, start_gateway, stop_gateway
 
 # egress has no transactions; the ADBC dbapi warns that it cannot turn autocommit off
 pytestmark = pytest.mark.filterwarnings("ignore:Cannot disable autocommit")
@@ -284,13 +284,7 @@ def test_pyarrow_metadata_commands_use_the_reference_schemas(gateway) -> None:  
 
 
 def test_batches_are_capped_by_bytes_and_tokens_expire(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from service.config import DEMO_VERIFIERS
-
-    config = tmp_path / "egress.toml"
-    config.write_text(f'home = "{egress_home.path}"\n[flight]\nmax_batch_bytes = 65536\ntoken_ttl_s = 2\n'
-                      '[roles.manager]\n'
-                      f'[users.carol]\ntenant = "acme"\nrole = "manager"\npassword = "{DEMO_VERIFIERS["carol"]}"\n')
-    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    gw, _ = start_custom(egress_home, tmp_path, "[flight]\nmax_batch_bytes = 65536\ntoken_ttl_s = 2\n")
     try:
         client, options = _client(gw, "carol")
         query = pb.CommandStatementQuery(query="SELECT * FROM companies")
@@ -313,15 +307,10 @@ def test_batches_are_capped_by_bytes_and_tokens_expire(egress_home, tmp_path) ->
 
 def test_flight_over_tls(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from gateway.server import self_signed_context
-    from service.config import DEMO_VERIFIERS
 
     self_signed_context(str(tmp_path / "tls"))
     cert, key = tmp_path / "tls" / "server.crt", tmp_path / "tls" / "server.key"
-    config = tmp_path / "egress.toml"
-    config.write_text(f'home = "{egress_home.path}"\n[flight]\ntls_cert = "{cert}"\ntls_key = "{key}"\n'
-                      '[roles.analyst]\n'
-                      f'[users.alice]\ntenant = "acme"\nrole = "analyst"\npassword = "{DEMO_VERIFIERS["alice"]}"\n')
-    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    gw, _ = start_custom(egress_home, tmp_path, f'[flight]\ntls_cert = "{cert}"\ntls_key = "{key}"\n')
     try:
         uri = f"grpc+tls://{gw.host}:{gw.flight_port}"
         client = fl.FlightClient(uri, tls_root_certs=cert.read_bytes())
@@ -340,14 +329,10 @@ def test_flight_over_tls(egress_home, tmp_path) -> None:  # type: ignore[no-unty
 
 
 def test_a_client_that_goes_away_cancels_its_query(egress_home) -> None:  # type: ignore[no-untyped-def]
-    import urllib.request
-
     gw = start_gateway(egress_home, "--metrics-port", "0")
 
     def active() -> float:
-        body = urllib.request.urlopen(f"http://{gw.host}:{gw.metrics_port}/metrics", timeout=10).read().decode()
-        return next(float(line.split()[-1]) for line in body.splitlines()
-                    if line.startswith("egress_flight_streams_active "))
+        return gw.metric("egress_flight_streams_active")
 
     try:
         client, options = _client(gw, "carol")

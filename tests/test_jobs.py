@@ -338,9 +338,7 @@ def test_a_client_leaving_mid_copy_to_stdout_frees_its_query(egress_home) -> Non
     gw = start_gateway(egress_home, "--metrics-port", "0")
 
     def active() -> float:
-        body = urllib.request.urlopen(f"http://{gw.host}:{gw.metrics_port}/metrics", timeout=10).read().decode()
-        return next(float(line.split()[-1]) for line in body.splitlines()
-                    if line.startswith("egress_connections_active "))
+        return gw.metric("egress_connections_active")
 
     try:
         conn = psycopg.connect(gw.dsn("carol"), autocommit=True)
