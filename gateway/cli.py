@@ -797,9 +797,10 @@ def templates_delete(ctx: click.Context, name: str, user: str) -> None:
 @templates_group.command("run")
 @click.argument("name")
 @click.option("--user", required=True, help="Run as this user (their rules, their export area).")
+@click.option("--param", "params", multiple=True, help="Value of $1, $2, ... in the template (repeat).")
 @click.pass_context
 @_guard
-def templates_run(ctx: click.Context, name: str, user: str) -> None:
+def templates_run(ctx: click.Context, name: str, user: str, params: tuple[str, ...]) -> None:
     """Run a template now, here, and print the job's files."""
     import json
 
@@ -807,7 +808,7 @@ def templates_run(ctx: click.Context, name: str, user: str) -> None:
 
     app = _app(ctx)
     jobs = app.start_jobs(dispatch=False)
-    job_id = _templates(ctx).submit(app.principal(user), name, inline=True)
+    job_id = _templates(ctx).submit(app.principal(user), name, inline=True, params=list(params))
     row = jobs.run_inline(job_id)
     if row["state"] != "succeeded":
         raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"template {name} {row['state']}")

@@ -90,7 +90,9 @@ def build_query(app: App, principal: Principal, req: ExportRequest) -> exp.Expre
         assert req.query is not None
         inner = parse_one(req.query)
         compiled = app.compile(principal, inner)  # refuse early, with the query's own positions
-        columns = app.warehouse.schema_of(compiled.sql).names
+        numbers = [int(p.name) for p in inner.find_all(exp.Parameter) if str(p.name).isdigit()]
+        nulls = [None] * max(numbers, default=0)  # a template's $n are bound later; NULLs plan the columns
+        columns = app.warehouse.schema_of(compiled.sql, params=nulls or None).names
         source = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("q")))
 
     conditions: list[exp.Expression] = []

@@ -237,10 +237,12 @@ def _template_action(action: str) -> Callable[[Any, Principal, list[Any]], Any]:
             if len(args) != 2:
                 raise InvalidParameterValue("egress.save_template(name, statement) takes two arguments")
             return templates.save(principal, str(args[0]), str(args[1]))
+        if action == "run":
+            if not args:
+                raise InvalidParameterValue("egress.run_template(name [, parameter, ...])")
+            return templates.submit(principal, str(args[0]), inline=False, params=args[1:])
         if len(args) != 1:
             raise InvalidParameterValue(f"egress.{action}_template(name) takes one argument")
-        if action == "run":
-            return templates.submit(principal, str(args[0]), inline=False)
         return templates.delete(principal, str(args[0]))
     return handler
 

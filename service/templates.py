@@ -15,12 +15,14 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlglot import exp
 
 from service import reports
 from service import state as st
 from service.jobs import render_name, spec_from_statement
 from sql.errors import InsufficientPrivilege, InvalidParameterValue, ObjectNotFound
 from sql.model import Principal
+from sql.parse import parse_one
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
@@ -84,15 +86,82 @@ class Templates:
             conn.execute(t.delete().where(t.c.tenant == principal.tenant, t.c.name == name))
         return "deleted"
 
-    def submit(self, principal: Principal, name: str, *, inline: bool) -> str:
-        """A job from the template, as ``principal`` (their rules, their export area)."""
+    def spec(self, principal: Principal, name: str, params: list[Any] | None = None) -> Any:
+        """The template's job, its $1..$n parameters bound to ``params`` (as SQL literals)."""
         spec, _ = spec_from_statement(self.statement(principal, name))
-        spec = replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc)),
-                       extra_manifest={"template": name})
-        return self._jobs().submit(principal, spec, source="template", inline=inline)
+        query = spec.request.get("query")
+        wanted = _parameter_count(query) if query else 0
+        given = list(params or [])
+        if len(given) != wanted:
+            raise InvalidParameterValue(f'template "{name}" takes {wanted} parameter(s), {len(given)} given')
+        if wanted:
+            spec = replace(spec, request={**spec.request, "query": bind(query, given)})
+        return replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc)),
+                       extra_manifest={"template": name, "parameters": [str(p) for p in given]})
+
+    def submit(self, principal: Principal, name: str, *, inline: bool, params: list[Any] | None = None) -> str:
+        """A job from the template, as ``principal`` (their rules, their export area)."""
+        return self._jobs().submit(principal, self.spec(principal, name, params), source="template", inline=inline)
+
+
+def _parameter_count(query: str) -> int:
+    tree = parse_one(query)
+    numbers = [int(p.name) for p in tree.find_all(exp.Parameter) if str(p.name).isdigit()]
+    return max(numbers, default=0)
+
+
+def bind(query: str, params: list[Any]) -> str:
+    """$n -> a literal of params[n-1], in the parsed tree (never by pasting text)."""
+    tree = parse_one(query)
+
+    def literal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Parameter) and str(node.name).isdigit():
+            value = params[int(node.name) - 1]
+            if value is None:
+                return exp.Null()
+            if isinstance(value, bool):
+                return exp.Boolean(this=value)
+            if isinstance(value, (int, float)):
+                return exp.Literal.number(value)
+            return exp.Literal.string(str(value))
+        return node
+
+    return tree.transform(literal).sql(dialect="postgres")
+
+
+_TEMPLATE_REF = re.compile(r"\s*TEMPLATE\s+([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*;?\s*", re.I | re.S)
 
 
 def resolve(app: Any, principal: Principal, statement: str) -> str:
-    """'TEMPLATE name' -> the template's statement (schedules may name a template)."""
-    match = re.fullmatch(r"\s*TEMPLATE\s+([A-Za-z0-9_.-]+)\s*;?\s*", statement, flags=re.I)
-    return Templates(app).statement(principal, match.group(1)) if match else statement
+    """'TEMPLATE name' or "TEMPLATE name('SaaS', 100)" -> the template's statement with its
+    parameters bound (schedules may name a template)."""
+    match = _TEMPLATE_REF.fullmatch(statement)
+    if match is None:
+        return statement
+    params: list[Any] = []
+    if match.group(2) and match.group(2).strip():
+        values = parse_one(f"SELECT {match.group(2)}")
+        for node in values.expressions:
+            if isinstance(node, exp.Literal):
+                params.append(node.this if node.is_string else (int(node.this) if node.this.lstrip("-").isdigit()
+                                                                 else float(node.this)))
+            elif isinstance(node, exp.Null):
+                params.append(None)
+            else:
+                raise InvalidParameterValue("template parameters are literals: TEMPLATE name('SaaS', 100)")
+    templates = Templates(app)
+    spec = templates.spec(principal, match.group(1), params)
+    text = templates.statement(principal, match.group(1))
+    if spec.report is not None or not spec.request.get("query"):
+        return text
+    # the bound query in place of the template's own source: COPY (<bound>) TO 'name' (options)
+    from sql.copy import parse_copy
+
+    copy = parse_copy(text)
+    options = ", ".join(f"{k.upper()} {_option_literal(v)}" for k, v in copy.options.items())
+    quoted = copy.target.replace("'", "''")
+    return f"COPY ({spec.request['query']}) TO '{quoted}'" + (f" ({options})" if options else "")
+
+
+def _option_literal(value: str) -> str:
+    return value if re.fullmatch(r"[A-Za-z0-9_.]+", value) else "'" + value.replace("'", "''") + "'"

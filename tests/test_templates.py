@@ -80,3 +80,30 @@ def test_company_list_xlsx_saved_templates_and_schedules(egress_home, tmp_path) 
         assert "market-overview" in listed.stdout and "saas" not in listed.stdout
     finally:
         stop_gateway(gw)
+
+
+def test_parameterised_templates(egress_home, tmp_path, reference) -> None:  # type: ignore[no-untyped-def]
+    gw, config = start_custom(egress_home, tmp_path)
+    area = tmp_path / "home" / "exports" / "carol"
+    try:
+        with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
+            conn.execute("SELECT egress.save_template('by-industry', 'COPY (SELECT company_id, industry FROM companies "
+                         "WHERE industry = $1 AND employee_count > $2) TO ''by-industry-{date}.csv'' "
+                         "(FORMAT csv, HEADER false)')")
+            job_id = conn.execute("SELECT egress.run_template('by-industry', 'SaaS', 100)").fetchone()[0]
+            assert _wait(conn, job_id)[0] == "succeeded"
+            with pytest.raises(psycopg.errors.InvalidParameterValue):
+                conn.execute("SELECT egress.run_template('by-industry', 'SaaS')")
+            conn.execute("SELECT egress.add_schedule('fintech', 'every 1h', 'TEMPLATE by-industry(''FinTech'', 10)')")
+            statement = conn.execute("SELECT export FROM egress.schedules WHERE name = 'fintech'").fetchone()[0]
+            assert statement.startswith("by-industry-")
+        want = reference("SELECT count(*) AS n FROM curated.companies WHERE tenant_id = 'acme' "
+                         "AND industry = 'SaaS' AND employee_count > 100").column("n")[0].as_py()
+        written = next(area.glob("by-industry-*.csv")).read_text().splitlines()
+        assert len(written) == want > 0 and all(line.endswith(",SaaS") for line in written)
+        ran = run_egress(egress_home, "--config", str(config), "schedules", "run-now", "fintech", "--user", "carol")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        lines = next(area.glob("by-industry-*.csv")).read_text().splitlines()  # the same name today: replaced
+        assert lines and all(line.endswith(",FinTech") for line in lines)
+    finally:
+        stop_gateway(gw)
