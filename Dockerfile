@@ -1,5 +1,5 @@
 # egress on the embedded demo default. Loopback-only inside the container unless configured:
-# mount an egress.toml (server.host = "0.0.0.0") to publish the gateway.
+# mount an egress.toml (server.host = "0.0.0.0"; flight.host and http.host follow it) to publish it.
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -21,6 +21,7 @@ RUN pip install --no-cache-dir .
 USER 10001
 ENV EGRESS_HOME=/home/egress/.egress
 WORKDIR /home/egress
-EXPOSE 5433
+# PostgreSQL wire, Arrow Flight SQL, signed downloads
+EXPOSE 5433 8815 8817
 ENTRYPOINT ["egress"]
 CMD ["serve"]

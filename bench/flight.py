@@ -11,7 +11,8 @@ One `egress serve` on the 5M-company warehouse; carol (tenant acme, role manager
   wire path (adbc-driver-postgresql and psycopg binary, whichever is faster).
 
 Also: server peak RSS (VmHWM) with 500k rows and with all rows, each on a fresh server; and the
-p50/p99 of re-executing a prepared statement with new parameters through ADBC.
+p50/p99 of re-executing a prepared statement with new parameters through ADBC. Best of three runs
+for each Flight path and anchor (this machine is noisy).
 Writes bench/results/flight.json.
 """
 
@@ -33,12 +34,13 @@ import pyarrow.flight as fl
 from bench.exports import DATA, RESULTS, WAREHOUSE, _app, ensure_warehouse, hwm_mb
 
 
-def start_egress(home: Path) -> tuple[subprocess.Popen[str], int, int]:
+def start_egress(home: Path, warehouse: str = "") -> tuple[subprocess.Popen[str], int, int]:
+    """`egress serve` on the 5M warehouse for carol; ``warehouse`` adds lines to [warehouse]."""
     from service.config import DEMO_VERIFIERS
 
     home.mkdir(parents=True, exist_ok=True)
     config = home / "egress.toml"
-    config.write_text(f'home = "{home}"\n[warehouse]\npath = "{WAREHOUSE}"\ndemo = false\n'
+    config.write_text(f'home = "{home}"\n[warehouse]\npath = "{WAREHOUSE}"\ndemo = false\n{warehouse}\n'
                       '[roles.manager]\n[users.carol]\ntenant = "acme"\nrole = "manager"\n'
                       f'password = "{DEMO_VERIFIERS["carol"]}"\n')
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", "--port", "0",
@@ -224,7 +226,7 @@ def main(argv: list[str]) -> None:
             "egress Flight SQL: pyarrow DoGet": lambda: pyarrow_flight(uri, query),
             **{f"egress {k}": v for k, v in pgwire_paths(pg_port, query).items()},
         }
-        measured = {label: measure(label, fn, repeat=2 if "pgwire" not in label else 1) for label, fn in runs.items()}
+        measured = {label: measure(label, fn, repeat=3 if "pgwire" not in label else 1) for label, fn in runs.items()}
         raw.server.shutdown()  # type: ignore[attr-defined]
         app.close()
         del table
@@ -241,15 +243,18 @@ def main(argv: list[str]) -> None:
         results["prepared_reexecute"] = prepared_latency(uri)
         results["peak_rss_mb"] = {"egress_after_all_runs": hwm_mb(egress.pid)}
         stop(egress)
-        flat = {}
-        for label, rows in (("500k", 500_000), ("all", None)):
-            egress, pg_port, flight_port = start_egress(home)
-            q = "SELECT * FROM companies" + (f" LIMIT {rows}" if rows else "")
-            pyarrow_flight(f"grpc://127.0.0.1:{flight_port}", q)
-            flat[label] = hwm_mb(egress.pid)
-            stop(egress)
-        results["peak_rss_mb"].update({"egress_500k_rows": flat["500k"], "egress_all_rows": flat["all"]})
+        flat: dict[str, float] = {}
+        # a fresh server per size; then the same with DuckDB's block cache bounded (memory_limit)
+        for setting, tag in (("", ""), ('memory_limit = "64MB"', "_cache64mb")):
+            for label, rows in (("500k", 500_000), ("all", None)):
+                egress, pg_port, flight_port = start_egress(home, setting)
+                q = "SELECT * FROM companies" + (f" LIMIT {rows}" if rows else "")
+                pyarrow_flight(f"grpc://127.0.0.1:{flight_port}", q)
+                flat[label + tag] = hwm_mb(egress.pid)
+                stop(egress)
+        results["peak_rss_mb"].update({f"egress_{k}_rows": v for k, v in flat.items()})
         ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]
+        ratios["same, warehouse.memory_limit = 64MB"] = flat["all_cache64mb"] / flat["500k_cache64mb"]
         anchor = {"500k": _ceiling_rss(500_000), "all": _ceiling_rss(None)}
         results["peak_rss_mb"].update({"duckdb_alone_500k_rows": anchor["500k"], "duckdb_alone_all_rows": anchor["all"]})
         ratios["anchor: DuckDB alone, peak RSS all rows / 500k rows"] = anchor["all"] / anchor["500k"]
