@@ -263,6 +263,8 @@ class Statement:
     schema: pa.Schema
     used: float = field(default_factory=time.monotonic)
     table: pa.Table | None = None  # an egress.* answer (jobs, quota, ...), made when the query was planned
+    source: "SharedSource | None" = None  # the running query, shared by this statement's endpoints
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Handles:
@@ -314,6 +316,7 @@ class FlightSqlServer(fl.FlightServerBase):
         self.auth = Authenticator(app, conf.token_ttl_s)
         self.handles = Handles(conf.handle_ttl_s)
         self.max_batch_bytes = conf.max_batch_bytes
+        self.endpoints = conf.endpoints
         self._principals: dict[str, tuple[float, Principal]] = {}
         scheme = "grpc+tls" if tls else "grpc+tcp"
         super().__init__(f"{scheme}://{host}:{port}", auth_handler=_NoHandshakeChecks(),
@@ -411,9 +414,15 @@ class FlightSqlServer(fl.FlightServerBase):
             handle = self.handles.put(Statement(user, text, rows, table.schema, table=table))
             return self._info(descriptor, table.schema, pack(pb.TicketStatementQuery(statement_handle=handle)))
         schema = self._describe(principal, text, rows[0] if rows and rows[0] is not None else None)
-        handle = self.handles.put(Statement(user, text, rows, schema))
-        ticket = pack(pb.TicketStatementQuery(statement_handle=handle))
-        return self._info(descriptor, schema, ticket)
+        return self._endpoints(descriptor, Statement(user, text, rows, schema))
+
+    def _endpoints(self, descriptor: fl.FlightDescriptor, statement: Statement) -> fl.FlightInfo:
+        """One ticket per endpoint (flight.endpoints); all of them draw batches from one running
+        query, so clients that fetch endpoints in parallel decode in parallel, and a client that
+        reads them one after the other gets every row from the first."""
+        tickets = [pack(pb.TicketStatementQuery(statement_handle=self.handles.put(statement)))
+                   for _ in range(self.endpoints)]
+        return fl.FlightInfo(statement.schema, descriptor, [fl.FlightEndpoint(t, []) for t in tickets], -1, -1)
 
     # -- RPCs -------------------------------------------------------------------------------
     @guarded
@@ -442,8 +451,7 @@ class FlightSqlServer(fl.FlightServerBase):
                 schema = self._describe(principal, prepared.text, rows[0])
                 if len(prepared.schemas) < 64:
                     prepared.schemas[kinds] = schema
-            handle = self.handles.put(Statement(user, prepared.text, rows, schema))
-            return self._info(descriptor, schema, pack(pb.TicketStatementQuery(statement_handle=handle)))
+            return self._endpoints(descriptor, Statement(user, prepared.text, rows, schema))
         if name == "TicketStatementQuery":
             raise InvalidParameterValue("TicketStatementQuery belongs in a ticket, not a descriptor")
         schema = self._metadata_schema(name, cmd)
@@ -472,10 +480,14 @@ class FlightSqlServer(fl.FlightServerBase):
         self.handles.drop(cmd.statement_handle, principal.user)  # a ticket is read once
         if statement.table is not None:
             return fl.RecordBatchStream(statement.table)
-        return fl.GeneratorStream(statement.schema, guarded_stream(self._batches(context, principal, statement)))
+        with statement.lock:
+            if statement.source is None:
+                statement.source = SharedSource(self._batches(principal, statement))
+            source = statement.source
+        source.join()
+        return fl.GeneratorStream(statement.schema, guarded_stream(_drain(context, source)))
 
-    def _batches(self, context: fl.ServerCallContext, principal: Principal,
-                 statement: Statement) -> Iterator[pa.RecordBatch]:
+    def _batches(self, principal: Principal, statement: Statement) -> Iterator[pa.RecordBatch]:
         compiled = self._compile(principal, statement.text)  # the owner's current rules, now
         limit = self.max_batch_bytes
         rows = self.metrics.flight_rows
@@ -489,8 +501,6 @@ class FlightSqlServer(fl.FlightServerBase):
                 try:
                     # DuckDB computes the next batches on a helper thread while gRPC sends this one
                     for batch in prefetch(stream, depth=4):
-                        if context.is_cancelled():
-                            raise QueryCanceled("canceling statement: the client went away")
                         if batch.schema != statement.schema:
                             batch = batch.cast(statement.schema)
                         rows.inc(batch.num_rows)
@@ -583,6 +593,57 @@ class FlightSqlServer(fl.FlightServerBase):
     def list_flights(self, context: fl.ServerCallContext, criteria: bytes) -> Iterator[fl.FlightInfo]:
         self._principal(context)
         return iter([])
+
+
+class SharedSource:
+    """One running query read by several endpoint streams: each take() hands out the next batch.
+    When the last reader leaves before the end (clients gone), the query is stopped."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._lock = threading.Lock()
+        self._readers = 0
+        self._done = False
+        self._error: BaseException | None = None
+
+    def join(self) -> None:
+        with self._lock:
+            self._readers += 1
+
+    def take(self) -> pa.RecordBatch | None:
+        with self._lock:
+            if self._error is not None:
+                raise self._error  # every endpoint fails with the query, none ends as if complete
+            if self._done:
+                return None
+            try:
+                return next(self._batches)
+            except StopIteration:
+                self._done = True
+                return None
+            except BaseException as err:
+                self._done, self._error = True, err
+                raise
+
+    def leave(self) -> None:
+        with self._lock:
+            self._readers -= 1
+            if self._readers == 0 and not self._done:
+                self._done = True
+                self._batches.close()  # GeneratorExit inside: DuckDB is interrupted, the stream freed
+
+
+def _drain(context: fl.ServerCallContext, source: SharedSource) -> Iterator[pa.RecordBatch]:
+    try:
+        while True:
+            if context.is_cancelled():
+                raise QueryCanceled("canceling statement: the client went away")
+            batch = source.take()
+            if batch is None:
+                return
+            yield batch
+    finally:
+        source.leave()
 
 
 def _system_tree(text: str) -> Any:

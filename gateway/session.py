@@ -38,7 +38,7 @@ from service.app import App
 from service.jobs import spec_from_copy
 from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError, InvalidAuthorization,
-                        InvalidPassword, QueryCanceled, SyntaxError_, for_sqlstate)
+                        InvalidPassword, ObjectNotFound, QueryCanceled, SyntaxError_, for_sqlstate)
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
@@ -797,7 +797,7 @@ class Session:
         if name == "all":
             raise FeatureNotSupported("SHOW ALL is not supported")
         if name not in self.params:
-            raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
+            raise ObjectNotFound(f'unrecognized configuration parameter "{name}"')
         return self.params[name]
 
     # -- helpers ------------------------------------------------------------------------------
@@ -891,10 +891,6 @@ class UndefinedPrepared(EgressError, code="26000"):
 
 
 class UndefinedCursor(EgressError, code="34000"):
-    pass
-
-
-class UndefinedObject(EgressError, code="42704"):
     pass
 
 

@@ -68,6 +68,8 @@ class FlightConfig(_Strict):
     handle_ttl_s: int = Field(900, ge=1, description="Idle lifetime of statement and prepared-statement handles.")
     max_batch_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024,
                                  description="Largest record batch sent (clients cap messages at 16 MiB).")
+    endpoints: int = Field(1, ge=1, le=16, description="Endpoints offered per query, all drawing from one "
+                           "running query, for clients that fetch endpoints in parallel.")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "FlightConfig":

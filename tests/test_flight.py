@@ -379,3 +379,24 @@ def test_jobs_through_flight_sql(gateway) -> None:  # type: ignore[no-untyped-de
     with _adbc(gateway, "dave") as conn, conn.cursor() as cur:  # another tenant sees none of bob's jobs
         cur.execute("SELECT count(*) FROM egress.jobs WHERE owner = 'bob'")
         assert cur.fetchone() == (0,)
+
+
+def test_several_endpoints_share_one_query(egress_home, tmp_path, reference) -> None:  # type: ignore[no-untyped-def]
+    gw, _ = start_custom(egress_home, tmp_path, "[flight]\nendpoints = 3\nmax_batch_bytes = 65536\n")
+    try:
+        client, options = _client(gw, "carol")
+        query = pb.CommandStatementQuery(query="SELECT company_id, name FROM companies")
+        info = client.get_flight_info(fl.FlightDescriptor.for_command(_pack(query)), options)
+        assert len(info.endpoints) == 3
+        readers = [client.do_get(e.ticket, options) for e in info.endpoints]  # all three open at once
+        ids: list[int] = []
+        for reader in readers:
+            ids += reader.read_all().column("company_id").to_pylist()
+        want = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme'")
+        assert sorted(ids) == sorted(want.column("company_id").to_pylist())  # every row once
+        client.close()
+        with _adbc(gw, "carol") as conn, conn.cursor() as cur:
+            cur.execute("SELECT company_id FROM companies")
+            assert sorted(cur.fetch_arrow_table().column("company_id").to_pylist()) == sorted(ids)
+    finally:
+        stop_gateway(gw)
