@@ -30,7 +30,24 @@ def _fail(err: EgressError) -> NoReturn:
         click.echo(f"  detail: {err.detail}", err=True)
     if err.hint:
         click.echo(f"  hint: {err.hint}", err=True)
-    sys.exit(EXIT_FAILED)
+    _exit_now(EXIT_FAILED)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Close the app (audit records are flushed), then leave without the interpreter's teardown:
+    DuckDB's bindings otherwise print reference-leak noise after the message the user needs."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.obj.get("app") if ctx is not None and isinstance(ctx.obj, dict) else None
+    if app is None and ctx is not None and ctx.parent is not None and isinstance(ctx.parent.obj, dict):
+        app = ctx.parent.obj.get("app")
+    if app is not None:
+        try:
+            app.close()
+        except Exception:  # noqa: BLE001 - leaving anyway
+            pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -141,7 +158,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, tls_self_signe
             from gateway.http import DownloadServer
 
             http_conf = app.config.http
-            downloads = DownloadServer(app, http_conf.host or host, http_conf.port if http_port is None else http_port)
+            wanted = http_conf.port if http_port is None else http_port
+            try:
+                downloads = DownloadServer(app, http_conf.host or host, wanted)
+            except OSError as err:
+                raise ConfigurationError(f"the download server cannot listen on {http_conf.host or host}:{wanted}: "
+                                         f"{err.strerror or err}",
+                                         hint="free the port, or set http.port / --http-port (0: any free port); "
+                                              "http.enabled = false turns it off") from None
             app.links = downloads.link
             click.echo(f"egress: downloads (signed links) on {downloads.base_url}")
         app.start_jobs(dispatch=True)
@@ -173,7 +197,14 @@ def _start_flight(app: Any, host: str, port: int | None, metrics: Any) -> Any:
     conf = app.config.flight
     tls = tls_pair(conf.tls_cert, conf.tls_key) if conf.tls_cert and conf.tls_key else None
     flight_host = conf.host or host
-    server = FlightSqlServer(app, flight_host, conf.port if port is None else port, tls=tls, metrics=metrics)
+    wanted = conf.port if port is None else port
+    try:
+        server = FlightSqlServer(app, flight_host, wanted, tls=tls, metrics=metrics)
+    except Exception as err:  # noqa: BLE001 - pyarrow reports a bind failure as a bare ArrowException
+        raise ConfigurationError(f"the Arrow Flight SQL server cannot listen on {flight_host}:{wanted}: "
+                                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}",
+                                 hint="free the port, or set flight.port / --flight-port (0: any free port); "
+                                      "--no-flight turns Flight off") from None
     click.echo(f"egress: Arrow Flight SQL listening on {server.scheme}://{flight_host}:{server.port}")
     click.echo(f"  adbc_driver_flightsql.dbapi.connect(\"{server.scheme}://{flight_host}:{server.port}\", "
                "db_kwargs={\"username\": \"alice\", \"password\": \"alice\"})")

@@ -400,3 +400,19 @@ def test_several_endpoints_share_one_query(egress_home, tmp_path, reference) -> 
             assert sorted(cur.fetch_arrow_table().column("company_id").to_pylist()) == sorted(ids)
     finally:
         stop_gateway(gw)
+
+
+def test_a_busy_flight_port_is_a_clear_error(egress_home) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from tests.fix_egress import run_egress
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_egress(egress_home, "serve", "--port", "0", "--http-port", "0", "--flight-port", str(port),
+                          timeout=60)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--flight-port" in done.stderr
+    assert "Traceback" not in done.stderr and "nanobind" not in done.stderr
