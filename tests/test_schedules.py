@@ -184,3 +184,23 @@ def test_retries_current_rules_and_one_run_at_a_time(egress_home, tmp_path) -> N
     ran = run_egress(egress_home, "--config", str(config), "schedules", "run-now", "names", "--user", "alice")
     assert ran.returncode == 1 and "failed" in ran.stdout and "permission denied" in ran.stdout
     assert not (tmp_path / "home" / "exports" / "alice" / "names.csv").exists()
+
+
+def test_missed_runs_coalesce_after_downtime(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gw, config = start_custom(egress_home, tmp_path)
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            conn.execute("SELECT egress.add_schedule('beat', 'every 1s', 'COPY (SELECT 1 AS x) TO ''beat-{run}.csv''')")
+        assert _until(lambda: len(_runs(gw, "alice", "beat")) >= 2)
+    finally:
+        stop_gateway(gw)
+    stopped = dt.datetime.now(dt.timezone.utc)
+    time.sleep(5)  # about five ticks are missed while no gateway runs
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        assert _until(lambda: len([r for r in _runs(gw, "alice", "beat") if r["started_at"] > stopped]) >= 3)
+        after = [r["started_at"] for r in _runs(gw, "alice", "beat") if r["started_at"] > stopped]
+        gaps = [(b - a).total_seconds() for a, b in zip(after, after[1:])]
+        assert min(gaps) > 0.5, gaps  # one catch-up run, not a burst of five
+    finally:
+        stop_gateway(gw)
