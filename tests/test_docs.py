@@ -78,3 +78,28 @@ def test_public_error_hierarchy_is_keyed_by_sqlstate() -> None:
     assert errors.for_sqlstate("99999") is errors.EgressError
     codes = [cls.sqlstate for cls in errors.EgressError.__subclasses__()]
     assert len(codes) == len(set(codes)), "one class per SQLSTATE"
+
+
+def test_the_wheel_holds_every_module(tmp_path) -> None:
+    """`pip install .` (the README's first command) must install every module and data file that
+    an editable install finds by path."""
+    import sys
+    import zipfile
+
+    tops = ("gateway", "flight", "sql", "views", "exporters", "schedules", "service")
+    source = tmp_path / "src"  # a clean copy: an old build/ directory must not fill the gaps
+    for top in tops:
+        shutil.copytree(ROOT / top, source / top, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+                            str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    wheel = next((tmp_path / "dist").glob("egress-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = set()
+    for top in tops:
+        for path in (ROOT / top).rglob("*"):
+            if path.suffix in (".py", ".sql", ".toml", ".proto") and "__pycache__" not in path.parts:
+                wanted.add(str(path.relative_to(ROOT)))
+    assert not wanted - names, sorted(wanted - names)
