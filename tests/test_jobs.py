@@ -356,3 +356,22 @@ def test_a_client_leaving_mid_copy_to_stdout_frees_its_query(egress_home) -> Non
             assert again.execute("SELECT 1").fetchone() == (1,)
     finally:
         stop_gateway(gw)
+
+
+def test_rows_per_day_quota(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gw, _ = start_custom(egress_home, tmp_path, "[quotas.roles.analyst]\nrows_per_day = 6\n")
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            with pytest.raises(psycopg.errors.ProgramLimitExceeded) as over:
+                conn.execute("COPY (SELECT name FROM companies LIMIT 9) TO 'nine.csv'")  # more than is left
+            assert "rows_per_day" in str(over.value)
+            conn.execute("COPY (SELECT name FROM companies LIMIT 6) TO 'six.csv'")
+            with pytest.raises(psycopg.errors.ConfigurationLimitExceeded) as spent:
+                conn.execute("COPY (SELECT name FROM companies LIMIT 1) TO 'one.csv'")
+            assert "rows_per_day" in str(spent.value) and "resets at" in (spent.value.diag.message_hint or "")
+            used = conn.execute("SELECT used, remaining FROM egress.quota WHERE quota = 'rows_per_day'").fetchone()
+            assert used == (6, 0)
+        with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:  # a manager: no such quota
+            conn.execute("COPY (SELECT name FROM companies LIMIT 9) TO 'nine.csv'")
+    finally:
+        stop_gateway(gw)
