@@ -850,7 +850,8 @@ class Session:
 _COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="egress-copy")
 
 
-def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[tuple[int, bytes]]:
+def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch],
+                  depth: int = 2) -> Iterator[tuple[int, memoryview]]:
     """COPY rows encoded on two threads (pyarrow kernels release the GIL), yielded in order,
     at most ``depth`` batches ahead. The first batch is encoded inline: it may carry the binary
     signature, the one piece of encoder state."""
@@ -858,10 +859,12 @@ def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch], depth
     first = next(it, None)
     if first is None:
         return
-    yield first.num_rows, bytes(encoder.encode(first))
-    pending: deque[tuple[int, Future[bytes]]] = deque()
+    # memoryviews over the encoded Arrow buffers (they keep them alive): no copy on the way to the
+    # socket, which copies only what it cannot send at once
+    yield first.num_rows, encoder.encode(first)
+    pending: deque[tuple[int, Future[memoryview]]] = deque()
     for batch in it:
-        pending.append((batch.num_rows, _COPY_POOL.submit(lambda b: bytes(encoder.encode(b)), batch)))
+        pending.append((batch.num_rows, _COPY_POOL.submit(encoder.encode, batch)))
         if len(pending) >= depth:
             rows, fut = pending.popleft()
             yield rows, fut.result()
