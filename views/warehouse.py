@@ -166,14 +166,18 @@ class Warehouse:
 
     def schema_of(self, sql: str, params: list[object] | None = None) -> pa.Schema:
         """The result schema without running the query (DuckDB binds, LIMIT 0 reads nothing)."""
-        return self.describe(sql, params)[0]
+        return self._describe(sql, params, types=False)[0]
 
     def describe(self, sql: str, params: list[object] | None = None) -> tuple[pa.Schema, list[str]]:
         """The Arrow result schema and DuckDB's type name of each column, without running the query."""
+        return self._describe(sql, params, types=True)
+
+    def _describe(self, sql: str, params: list[object] | None, *, types: bool) -> tuple[pa.Schema, list[str]]:
         cursor = self.cursor()
         try:
             relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
-            return relation.limit(0).to_arrow_table().schema, [str(t) for t in relation.types]
+            schema = relation.limit(0).to_arrow_table().schema
+            return schema, [str(t) for t in relation.types] if types else []
         except duckdb.Error as err:
             raise translate(err) from None
         finally:
