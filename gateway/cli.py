@@ -461,21 +461,16 @@ def _run_export_job(app: Any, principal: Any, req: Any, fmt: str, output: Path, 
     """A CLI export is a job like any other (quotas, audit, `egress jobs`), run in this process."""
     import dataclasses
 
-    from service.jobs import JobSpec
-    from sql.errors import for_sqlstate
+    from service.jobs import JobSpec, raise_if_failed
 
     jobs = app.start_jobs(dispatch=False)
     spec = JobSpec(request=dataclasses.asdict(req), format=fmt, name=output.name, options=options,
                    compression=compress, chunk_rows=chunk_rows, chunk_bytes=chunk_bytes,
                    output=str(output.resolve()))
     job_id = jobs.submit(principal, spec, source="cli", inline=True)
-    if show:
-        row = _with_progress(jobs, job_id, fmt)
-    else:
-        row = jobs.run_inline(job_id)
-    if row["state"] != "succeeded":
-        raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"export {row['state']}")
-    return jobs.last_outcome, job_id
+    row, outcome = _with_progress(jobs, job_id, fmt) if show else jobs.run_inline(job_id)
+    raise_if_failed(row)
+    return outcome, job_id
 
 
 def _with_progress(jobs: Any, job_id: str, fmt: str) -> Any:
@@ -835,14 +830,13 @@ def templates_run(ctx: click.Context, name: str, user: str, params: tuple[str, .
     """Run a template now, here, and print the job's files."""
     import json
 
-    from sql.errors import for_sqlstate
+    from service.jobs import raise_if_failed
 
     app = _app(ctx)
     jobs = app.start_jobs(dispatch=False)
     job_id = _templates(ctx).submit(app.principal(user), name, inline=True, params=list(params))
-    row = jobs.run_inline(job_id)
-    if row["state"] != "succeeded":
-        raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"template {name} {row['state']}")
+    row, _outcome = jobs.run_inline(job_id)
+    raise_if_failed(row)
     files = json.loads(row["files"])
     click.echo(f"job {job_id}: {row['rows_done']:,} rows; " + ", ".join(
         f"{f['name']} (sha256 {f['sha256']})" for f in files))

@@ -314,7 +314,7 @@ class Schedules:
             job_id = None
             try:
                 job_id = jobs.submit(principal, spec, source="schedule", schedule_id=schedule_id, inline=True)
-                job = jobs.run_inline(job_id)
+                job, _outcome = jobs.run_inline(job_id)
                 state, error, rows = job["state"], job["error"], job["rows_done"]
             except EgressError as err:
                 state, error, rows = "failed", err.message, None

@@ -163,15 +163,10 @@ class Jobs:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.after_success: list[Callable[[dict[str, Any]], None]] = []
-        self.after_finish: list[Callable[[dict[str, Any]], None]] = []
-        self._threads: list[threading.Thread] = []
-        self.last_outcome: Any = None  # the ExportOutcome of the last inline run (the CLI prints it)
         if dispatch:
             self.recover()
             for target, name in ((self._dispatch_loop, "egress-dispatch"), (self._sweep_loop, "egress-sweep")):
-                thread = threading.Thread(target=target, name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+                threading.Thread(target=target, name=name, daemon=True).start()
 
     def close(self) -> None:
         self._stop.set()
@@ -287,25 +282,32 @@ class Jobs:
             return done.rowcount == 1
 
     # -- running -----------------------------------------------------------------------------------
-    def run_inline(self, job_id: str, progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+    def run_inline(self, job_id: str,
+                   progress: Callable[[int, int | None], None] | None = None) -> tuple[dict[str, Any], Any]:
+        """Run a job submitted with inline=True, here: its row, and its ExportOutcome (None unless
+        it succeeded)."""
         with self._lock:
             self._cancels[job_id] = threading.Event()
-        self._run_claimed(job_id, progress)
-        return self.get(job_id)
+        outcome = self._run_claimed(job_id, progress)
+        return self.get(job_id), outcome
 
-    def _run_claimed(self, job_id: str, report: Callable[[int, int | None], None] | None = None) -> None:
+    def _run_claimed(self, job_id: str, report: Callable[[int, int | None], None] | None = None) -> Any:
         cancel = self._cancels[job_id]
         row = self.get(job_id)
         values: dict[str, Any] = {}
         target: Path | None = None
+        outcome = None
         try:
             principal = self.app.principal(row["owner"])  # the owner's rules now, not at submit time
             spec = JobSpec.from_json(row["spec"])
             target = self.validate(principal, spec)
             if spec.report is not None:
-                values = self._run_report(principal, spec, target, cancel, job_id)
+                from service.reports import run_report
+
+                outcome = run_report(self.app, principal, spec, target, cancel, job_id)
             else:
-                values = self._run_export(job_id, principal, spec, target, cancel, report)
+                outcome = self._run_export(job_id, principal, spec, target, cancel, report)
+            values = self._succeeded(principal, spec, target, outcome)
         except QueryCanceled as err:
             values = {"state": "cancelled", "error": err.message, "sqlstate": err.sqlstate}
         except EgressError as err:
@@ -331,29 +333,16 @@ class Jobs:
         if values["state"] == "cancelled" and target is not None:
             _remove_partials(target)
         finished = self.get(job_id)
-        self._audit(finished, row)
-        hooks = (self.after_success if finished["state"] == "succeeded" else []) + self.after_finish
-        for hook in hooks:
+        self._audit(finished, outcome.sql_run if outcome is not None else None)
+        for hook in self.after_success if finished["state"] == "succeeded" else []:
             try:
                 hook(finished)
             except Exception:  # noqa: BLE001 - a hook never changes the job's outcome
                 log.exception("after-job hook for %s", job_id)
-
-    def _run_report(self, principal: Principal, spec: JobSpec, target: Path, cancel: threading.Event,
-                    job_id: str) -> dict[str, Any]:
-        from service.reports import run_report
-
-        self.last_outcome = run_report(self.app, principal, spec, target, cancel, job_id)
-        result = self.last_outcome.result
-        area = export_area(self.app, principal.user)
-        files = [{"name": str((target.parent / f.name).relative_to(area)), "rows": f.rows, "bytes": f.bytes,
-                  "sha256": f.sha256} for f in result.files]
-        return {"state": "succeeded", "rows_done": result.rows, "bytes": result.bytes,
-                "files": st.dumps(files), "manifest": str(self.last_outcome.manifest.relative_to(area)),
-                "expires_at": time.time() + self.conf.retention_days * 86400}
+        return outcome
 
     def _run_export(self, job_id: str, principal: Principal, spec: JobSpec, target: Path, cancel: threading.Event,
-                    report: Callable[[int, int | None], None] | None) -> dict[str, Any]:
+                    report: Callable[[int, int | None], None] | None) -> Any:
         req = spec.export_request()
         limits = merged_limits(self.app, principal)
         cap = limits.rows_per_export
@@ -361,10 +350,14 @@ class Jobs:
             with self.store.engine.connect() as conn:
                 left = limits.rows_per_day - usage(conn, principal.user, time.time()).rows_today
             cap = left if cap is None else min(cap, left)
-        compiled = self.app.compile(principal, build_query(self.app, principal, req))
-        total = self.app.warehouse.estimate_rows(compiled.sql)
-        self._update(job_id, rows_total=total)
         last = [0.0]
+        total: int | None = None
+
+        def estimate(sql_run: str) -> None:
+            """The estimated total, from the query export() has just compiled."""
+            nonlocal total
+            total = self.app.warehouse.estimate_rows(sql_run)
+            self._update(job_id, rows_total=total)
 
         def progress(rows: int) -> None:
             if cap is not None and rows > cap:
@@ -378,12 +371,15 @@ class Jobs:
             if report is not None:
                 report(rows, total)
 
-        outcome = export(self.app, principal, req, fmt=spec.format, output=target, options=spec.options,
-                         compression=spec.compression, chunk_rows=spec.chunk_rows,
-                         chunk_bytes=spec.chunk_bytes, progress=progress, cancel=cancel,
-                         max_file_bytes=limits.bytes_per_file,
-                         extra_manifest={"job_id": job_id, **spec.extra_manifest})
-        # names relative to the export area (an operator's --output: absolute, never expired)
+        return export(self.app, principal, req, fmt=spec.format, output=target, options=spec.options,
+                      compression=spec.compression, chunk_rows=spec.chunk_rows,
+                      chunk_bytes=spec.chunk_bytes, progress=progress, on_start=estimate, cancel=cancel,
+                      max_file_bytes=limits.bytes_per_file,
+                      extra_manifest={"job_id": job_id, **spec.extra_manifest})
+
+    def _succeeded(self, principal: Principal, spec: JobSpec, target: Path, outcome: Any) -> dict[str, Any]:
+        """The job row of a finished export or report: files and manifest named relative to the
+        export area (an operator's --output: absolute paths, never expired)."""
         area = export_area(self.app, principal.user) if spec.output is None else None
 
         def name_of(path: Path) -> str:
@@ -391,12 +387,11 @@ class Jobs:
 
         files = [{"name": name_of(target.parent / f.name), "rows": f.rows, "bytes": f.bytes,
                   "sha256": f.sha256} for f in outcome.result.files]
-        self.last_outcome = outcome
         return {"state": "succeeded", "rows_done": outcome.result.rows, "bytes": outcome.result.bytes,
                 "files": st.dumps(files), "manifest": name_of(outcome.manifest),
                 "expires_at": time.time() + self.conf.retention_days * 86400 if area is not None else None}
 
-    def _audit(self, job: dict[str, Any], submitted: dict[str, Any]) -> None:
+    def _audit(self, job: dict[str, Any], sql_run: str | None) -> None:
         from types import SimpleNamespace
 
         try:
@@ -408,7 +403,7 @@ class Jobs:
         given = request.get("query") or f"view {request.get('view')} {json.dumps({k: v for k, v in request.items() if v})}"
         took = ((job["finished_at"] or 0) - (job["started_at"] or job["created_at"])) * 1000
         self.app.audit.record(principal=principal, kind="export", outcome=job["state"], application=job["source"],
-                              sql_given=given, rows=job["rows_done"], bytes_=job["bytes"],
+                              sql_given=given, sql_run=sql_run or None, rows=job["rows_done"], bytes_=job["bytes"],
                               files=json.loads(job["files"] or "[]"), duration_ms=took, sqlstate=job["sqlstate"],
                               job_id=job["id"])
 
@@ -666,3 +661,11 @@ def spec_from_copy(text: str) -> tuple[JobSpec, bool]:
                    name=copy.target, options=options, compression=compression.lower() if compression else None,
                    chunk_rows=integer("chunk_rows"), chunk_bytes=integer("chunk_bytes"), deliver=deliver)
     return spec, opts.get("async", "false").lower() not in ("false", "off", "0")
+
+
+def raise_if_failed(row: dict[str, Any]) -> None:
+    """A finished job that did not succeed, as the EgressError its row recorded."""
+    if row["state"] != "succeeded":
+        from sql.errors import for_sqlstate
+
+        raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"job {row['id']} {row['state']}")
