@@ -84,9 +84,8 @@ def make_trigger(trigger: dict[str, Any]) -> Any:
     return CronTrigger.from_crontab(trigger["cron"], timezone=trigger["timezone"])
 
 
-def split_schedule_options(copy_text: str) -> tuple[JobSpec, dict[str, Any]]:
-    """A schedule's COPY: the job spec, and WATERMARK col / KEEP_LAST n / RETRIES n taken out."""
-    spec, _is_async = spec_from_statement(copy_text)
+def split_schedule_options(spec: JobSpec) -> tuple[JobSpec, dict[str, Any]]:
+    """A schedule's job, with WATERMARK col / KEEP_LAST n / RETRIES n taken out of its options."""
     extra = {k: spec.options.pop(k) for k in _SCHEDULE_OPTIONS if k in spec.options}
     for key in ("keep_last", "retries"):
         if key in extra:
@@ -161,7 +160,8 @@ class Schedules:
         trigger = parse_trigger(trigger_text, timezone, self.conf.timezone)
         from service.templates import resolve
 
-        spec, extra = split_schedule_options(resolve(self.app, principal, copy_text))
+        spec, extra = split_schedule_options(resolve(self.app, principal, copy_text)
+                                             or spec_from_statement(copy_text)[0])
         jobs = self.app.jobs or self.app.start_jobs(dispatch=False)
         probe = replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc), name, 1))
         jobs.validate(principal, probe)  # refused now, not at 6 am: policy, names, formats, destinations
@@ -183,7 +183,7 @@ class Schedules:
 
     def find(self, principal: Principal, key: str) -> dict[str, Any]:
         s = st.schedules
-        who = (s.c.tenant == principal.tenant) if principal.role.tenant_admin else (s.c.owner == principal.user)
+        who = st.visible_to(s, principal)
         with self.store.engine.connect() as conn:
             row = conn.execute(sa.select(s).where(who, sa.or_(s.c.id == key, s.c.name == key))
                                .order_by((s.c.owner == principal.user).desc())).mappings().first()
@@ -193,7 +193,7 @@ class Schedules:
 
     def list(self, principal: Principal) -> list[dict[str, Any]]:
         s = st.schedules
-        who = (s.c.tenant == principal.tenant) if principal.role.tenant_admin else (s.c.owner == principal.user)
+        who = st.visible_to(s, principal)
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(s).where(who).order_by(s.c.created_at)).mappings().all()
         out = []
@@ -204,7 +204,7 @@ class Schedules:
 
     def runs(self, principal: Principal) -> list[dict[str, Any]]:
         s, r = st.schedules, st.schedule_runs
-        who = (s.c.tenant == principal.tenant) if principal.role.tenant_admin else (s.c.owner == principal.user)
+        who = st.visible_to(s, principal)
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(r, s.c.name, s.c.owner).join(s, s.c.id == r.c.schedule_id).where(who)
                                 .order_by(r.c.id)).mappings().all()

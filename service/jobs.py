@@ -441,7 +441,7 @@ class Jobs:
 
     def list(self, principal: Principal, *, limit: int = 1000) -> list[dict[str, Any]]:
         j = st.jobs
-        who = (j.c.tenant == principal.tenant) if principal.role.tenant_admin else (j.c.owner == principal.user)
+        who = st.visible_to(j, principal)
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(j).where(who).order_by(j.c.created_at.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]

@@ -156,6 +156,13 @@ class StoredUser:
     md5: str | None = None
 
 
+def visible_to(table: sa.Table, principal: Any, owner_column: str = "owner") -> Any:
+    """The rows of ``table`` the principal may see: their own, or their tenant's for a tenant admin."""
+    if principal.role.tenant_admin:
+        return table.c.tenant == principal.tenant
+    return table.c[owner_column] == principal.user
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 

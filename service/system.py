@@ -39,12 +39,6 @@ class Surface:
     rows: Callable[[Any, Principal], list[dict[str, Any]]]
 
 
-def _who(table: sa.Table, principal: Principal, owner_column: str = "owner") -> Any:
-    if principal.role.tenant_admin:
-        return table.c.tenant == principal.tenant
-    return table.c[owner_column] == principal.user
-
-
 def _jobs_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
     jobs = app.start_jobs(dispatch=False) if app.jobs is None else app.jobs
     out = []
@@ -107,7 +101,7 @@ QUOTA = pa.schema([("quota", pa.string()), ("user", pa.string()), ("limit", pa.i
 def _audit_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
     a = st.audit
     with app.state.engine.connect() as conn:
-        rows = conn.execute(sa.select(a).where(_who(a, principal, "user")).order_by(a.c.id.desc())
+        rows = conn.execute(sa.select(a).where(st.visible_to(a, principal, "user")).order_by(a.c.id.desc())
                             .limit(100_000)).mappings().all()
     return [{**{k: r[k] for k in AUDIT.names if k != "at"}, "at": _ts(r["at"])} for r in rows]
 
@@ -123,7 +117,7 @@ AUDIT = pa.schema([
 def _delivery_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
     d, j = st.deliveries, st.jobs
     with app.state.engine.connect() as conn:
-        rows = conn.execute(sa.select(d, j.c.owner).join(j, j.c.id == d.c.job_id).where(_who(j, principal))
+        rows = conn.execute(sa.select(d, j.c.owner).join(j, j.c.id == d.c.job_id).where(st.visible_to(j, principal))
                             .order_by(d.c.id)).mappings().all()
     return [{"job_id": r["job_id"], "owner": r["owner"], "destination": r["destination"], "attempt": r["attempt"],
              "state": r["state"], "detail": r["detail"], "at": _ts(r["at"])} for r in rows]
@@ -308,7 +302,8 @@ def run(app: Any, principal: Principal, tree: exp.Expression, params: list[Any] 
         con.close()
 
 
-def _literal(node: exp.Expression, params: list[Any]) -> Any:
+def literal_value(node: exp.Expression, params: list[Any]) -> Any:
+    """A literal (or a $n parameter) of a function call as a Python value."""
     if isinstance(node, exp.Literal):
         return node.this if node.is_string else (int(node.this) if node.this.isdigit() else float(node.this))
     if isinstance(node, exp.Boolean):
@@ -318,7 +313,7 @@ def _literal(node: exp.Expression, params: list[Any]) -> Any:
     if isinstance(node, exp.Parameter) and str(node.name).isdigit() and int(node.name) <= len(params):
         return params[int(node.name) - 1]
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        return -_literal(node.this, params)
+        return -literal_value(node.this, params)
     raise FeatureNotSupported("egress.* functions take literal arguments (or $n parameters)")
 
 
@@ -337,7 +332,7 @@ def _call(app: Any, principal: Principal, tree: exp.Expression, calls: list[exp.
         raise UndefinedFunction(f"function egress.{name} does not exist",
                                 hint="egress functions are: " + ", ".join(f"egress.{n}" for n in sorted(FUNCTIONS)))
     handler, kind = FUNCTIONS[name]
-    args = [_literal(a, params) for a in fn.expressions]
+    args = [literal_value(a, params) for a in fn.expressions]
     value = handler(app, principal, args)
     column = projection.alias if isinstance(projection, exp.Alias) else name
     return pa.table({column: pa.array([value], type=kind)})

@@ -20,7 +20,7 @@ from sqlglot import exp
 from service import reports
 from service import state as st
 from service.jobs import render_name, spec_from_statement
-from sql.errors import InsufficientPrivilege, InvalidParameterValue, ObjectNotFound
+from sql.errors import EgressError, InsufficientPrivilege, InvalidParameterValue, ObjectNotFound
 from sql.model import Principal
 from sql.parse import parse_one
 
@@ -86,8 +86,9 @@ class Templates:
             conn.execute(t.delete().where(t.c.tenant == principal.tenant, t.c.name == name))
         return "deleted"
 
-    def spec(self, principal: Principal, name: str, params: list[Any] | None = None) -> Any:
-        """The template's job, its $1..$n parameters bound to ``params`` (as SQL literals)."""
+    def bound(self, principal: Principal, name: str, params: list[Any] | None = None) -> Any:
+        """The template's job with its $1..$n parameters bound to ``params`` (as SQL literals);
+        the file name keeps its placeholders (a schedule renders them at each run)."""
         spec, _ = spec_from_statement(self.statement(principal, name))
         query = spec.request.get("query")
         wanted = _parameter_count(query) if query else 0
@@ -96,8 +97,12 @@ class Templates:
             raise InvalidParameterValue(f'template "{name}" takes {wanted} parameter(s), {len(given)} given')
         if wanted:
             spec = replace(spec, request={**spec.request, "query": bind(query, given)})
-        return replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc)),
-                       extra_manifest={"template": name, "parameters": [str(p) for p in given]})
+        return replace(spec, extra_manifest={"template": name, "parameters": [str(p) for p in given]})
+
+    def spec(self, principal: Principal, name: str, params: list[Any] | None = None) -> Any:
+        """The template's job for a run now: parameters bound, file name rendered."""
+        spec = self.bound(principal, name, params)
+        return replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc)))
 
     def submit(self, principal: Principal, name: str, *, inline: bool, params: list[Any] | None = None) -> str:
         """A job from the template, as ``principal`` (their rules, their export area)."""
@@ -132,36 +137,18 @@ def bind(query: str, params: list[Any]) -> str:
 _TEMPLATE_REF = re.compile(r"\s*TEMPLATE\s+([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*;?\s*", re.I | re.S)
 
 
-def resolve(app: Any, principal: Principal, statement: str) -> str:
-    """'TEMPLATE name' or "TEMPLATE name('SaaS', 100)" -> the template's statement with its
-    parameters bound (schedules may name a template)."""
+def resolve(app: Any, principal: Principal, statement: str) -> Any:
+    """'TEMPLATE name' or "TEMPLATE name('SaaS', 100)" -> the template's job with its parameters
+    bound (schedules may name a template); None for any other statement."""
     match = _TEMPLATE_REF.fullmatch(statement)
     if match is None:
-        return statement
+        return None
     params: list[Any] = []
     if match.group(2) and match.group(2).strip():
-        values = parse_one(f"SELECT {match.group(2)}")
-        for node in values.expressions:
-            if isinstance(node, exp.Literal):
-                params.append(node.this if node.is_string else (int(node.this) if node.this.lstrip("-").isdigit()
-                                                                 else float(node.this)))
-            elif isinstance(node, exp.Null):
-                params.append(None)
-            else:
-                raise InvalidParameterValue("template parameters are literals: TEMPLATE name('SaaS', 100)")
-    templates = Templates(app)
-    spec = templates.spec(principal, match.group(1), params)
-    text = templates.statement(principal, match.group(1))
-    if spec.report is not None or not spec.request.get("query"):
-        return text
-    # the bound query in place of the template's own source: COPY (<bound>) TO 'name' (options)
-    from sql.copy import parse_copy
+        from service.system import literal_value
 
-    copy = parse_copy(text)
-    options = ", ".join(f"{k.upper()} {_option_literal(v)}" for k, v in copy.options.items())
-    quoted = copy.target.replace("'", "''")
-    return f"COPY ({spec.request['query']}) TO '{quoted}'" + (f" ({options})" if options else "")
-
-
-def _option_literal(value: str) -> str:
-    return value if re.fullmatch(r"[A-Za-z0-9_.]+", value) else "'" + value.replace("'", "''") + "'"
+        try:
+            params = [literal_value(node, []) for node in parse_one(f"SELECT {match.group(2)}").expressions]
+        except EgressError:
+            raise InvalidParameterValue("template parameters are literals: TEMPLATE name('SaaS', 100)") from None
+    return Templates(app).bound(principal, match.group(1), params)
