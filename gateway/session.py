@@ -35,10 +35,10 @@ from gateway.copyout import CopyEncoder
 from gateway.metrics import Metrics
 from service import system
 from service.app import App
-from service.jobs import spec_from_copy
+from service.jobs import raise_if_failed, spec_from_copy
 from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError, InvalidAuthorization,
-                        InvalidPassword, ObjectNotFound, QueryCanceled, SyntaxError_, for_sqlstate)
+                        InvalidPassword, ObjectNotFound, QueryCanceled, SyntaxError_)
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
@@ -656,7 +656,7 @@ class Session:
         ASYNC the job id comes back at once."""
         assert self.principal is not None
         job_spec, is_async = spec_from_copy(prepared.statement.text)
-        jobs = self.app.jobs or self.app.start_jobs(dispatch=True)
+        jobs = self.app.start_jobs(dispatch=True)
         job_id = jobs.submit(self.principal, job_spec, source="copy")
         if is_async:
             yield encode(m.NoticeResponse("NOTICE", "00000", f"export job {job_id} queued",
@@ -671,16 +671,15 @@ class Session:
         finally:
             with self._lock:
                 self._running = None
-        if row["state"] != "succeeded":
-            if row["state"] in ("queued", "running"):
-                raise QueryCanceled(f"export job {job_id} is still {row['state']} after "
-                                    f"{self.app.config.jobs.sync_wait_s:.0f} s; it goes on",
-                                    hint=f"SELECT * FROM egress.jobs WHERE id = '{job_id}'")
-            raise for_sqlstate(row["sqlstate"] or "XX000")(row["error"] or f"export job {job_id} {row['state']}")
+        if row["state"] in ("queued", "running"):
+            raise QueryCanceled(f"export job {job_id} is still {row['state']} after "
+                                f"{self.app.config.jobs.sync_wait_s:.0f} s; it goes on",
+                                hint=f"SELECT * FROM egress.jobs WHERE id = '{job_id}'")
+        raise_if_failed(row)
         outcome.rows = int(row["rows_done"])
         files = json.loads(row["files"] or "[]")
         detail = {"job_id": job_id, "files": files}
-        links = getattr(self.app, "links", None)
+        links = self.app.links
         if links is not None and files:
             detail["download_url"] = links(row["owner"], files[0]["name"])
         yield encode(m.NoticeResponse("NOTICE", "00000",

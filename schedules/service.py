@@ -162,7 +162,7 @@ class Schedules:
 
         spec, extra = split_schedule_options(resolve(self.app, principal, copy_text)
                                              or spec_from_statement(copy_text)[0])
-        jobs = self.app.jobs or self.app.start_jobs(dispatch=False)
+        jobs = self.app.start_jobs(dispatch=False)
         probe = replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc), name, 1))
         jobs.validate(principal, probe)  # refused now, not at 6 am: policy, names, formats, destinations
         if extra.get("watermark"):
@@ -307,7 +307,7 @@ class Schedules:
                 self._record(schedule_id, None, 1, started, "succeeded", rows=0, mark_from=mark_from,
                              mark_to=mark_from)
                 return {"state": "succeeded", "rows": 0}
-        jobs = self.app.jobs or self.app.start_jobs(dispatch=False)
+        jobs = self.app.start_jobs(dispatch=False)
         attempts = int(row["retries"] or 0) + 1
         result: dict[str, Any] = {"state": "failed"}
         for attempt in range(1, attempts + 1):
@@ -348,7 +348,7 @@ class Schedules:
             rows = conn.execute(sa.select(j.c.id, j.c.owner, j.c.files, j.c.manifest)
                                 .where(j.c.schedule_id == schedule_id, j.c.state == "succeeded")
                                 .order_by(j.c.created_at.desc())).all()
-        jobs = self.app.jobs or self.app.start_jobs(dispatch=False)
+        jobs = self.app.start_jobs(dispatch=False)
         for job_id, owner, files, manifest in rows[keep:]:
             jobs.remove_files(owner, json.loads(files or "[]"), manifest)
             with self.store.tx() as conn:

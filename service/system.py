@@ -40,9 +40,9 @@ class Surface:
 
 
 def _jobs_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
-    jobs = app.start_jobs(dispatch=False) if app.jobs is None else app.jobs
+    jobs = app.start_jobs(dispatch=False)
     out = []
-    links = getattr(app, "links", None)
+    links = app.links
     for row in jobs.list(principal, limit=100_000):
         files = json.loads(row["files"] or "[]")
         url = None
@@ -128,7 +128,7 @@ DELIVERIES = pa.schema([("job_id", pa.string()), ("owner", pa.string()), ("desti
 
 
 def _schedules(app: Any) -> Any:
-    return app.schedules or app.start_schedules(run=False)
+    return app.start_schedules(run=False)
 
 
 def _schedule_rows(app: Any, principal: Principal) -> list[dict[str, Any]]:
@@ -193,7 +193,7 @@ FUNCTIONS: dict[str, tuple[Callable[[Any, Principal, list[Any]], Any], pa.DataTy
 def _cancel_job(app: Any, principal: Principal, args: list[Any]) -> Any:
     if len(args) != 1:
         raise InvalidParameterValue("egress.cancel_job(job_id) takes one argument")
-    jobs = app.jobs or app.start_jobs(dispatch=False)
+    jobs = app.start_jobs(dispatch=False)
     return jobs.cancel(principal, str(args[0]))
 
 

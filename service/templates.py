@@ -32,7 +32,7 @@ class Templates:
         self.app = app
 
     def _jobs(self) -> Any:
-        return self.app.jobs or self.app.start_jobs(dispatch=False)
+        return self.app.start_jobs(dispatch=False)
 
     def save(self, principal: Principal, name: str, statement: str) -> str:
         if not _NAME.fullmatch(name or ""):
