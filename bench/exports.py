@@ -180,6 +180,16 @@ def child_main(argv: list[str]) -> None:
 
 
 # -- parent --------------------------------------------------------------------------------------
+def save(name: str, results: dict[str, Any], ratios: dict[str, float], heading: str) -> None:
+    """bench/results/<name> (JSON), and the ratios printed under ``heading``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\n{heading}:")
+    width = max(len(k) for k in ratios) + 2
+    for k, v in ratios.items():
+        print(f"  {k:<{width}} {v:6.2f}x")
+
+
 def ensure_warehouse(companies: int = COMPANIES, path: Path = WAREHOUSE) -> Path:
     if not path.exists():
         from views import demo
@@ -234,12 +244,8 @@ def main(argv: list[str]) -> None:
         "xlsx": {"egress_rows_per_s": x["rows_per_s"], "egress_seconds": x["seconds"], **libs},
         "pdf_rows_per_s": p["rows_per_s"],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
     name = "exports-quick.json" if quick else "exports.json"
-    (RESULTS / name).write_text(json.dumps(summary, indent=2) + "\n")
-    print("\nratios (goal: formats >= 0.9x DuckDB COPY, gzip >= 5x, zstd >= 0.9x, RSS <= 1.25x):")
-    for k, v in ratios.items():
-        print(f"  {k:<45} {v:6.2f}x")
+    save(name, summary, ratios, "ratios (goal: formats >= 0.9x DuckDB COPY, gzip >= 5x, zstd >= 0.9x, RSS <= 1.25x)")
     print(f"  xlsx: egress {x['rows_per_s']:,.0f} rows/s ({x['seconds']:.1f}s for {x['rows']:,} rows); "
           f"openpyxl write-only {libs['openpyxl_rows_per_s']:,.0f} rows/s; "
           f"xlsxwriter constant_memory {libs['xlsxwriter_rows_per_s']:,.0f} rows/s")

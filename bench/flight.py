@@ -31,7 +31,7 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from bench.exports import DATA, RESULTS, WAREHOUSE, _app, ensure_warehouse, hwm_mb
+from bench.exports import DATA, RESULTS, WAREHOUSE, _app, ensure_warehouse, hwm_mb, save
 
 
 def start_egress(home: Path, warehouse: str = "") -> tuple[subprocess.Popen[str], int, int]:
@@ -259,11 +259,7 @@ def main(argv: list[str]) -> None:
         results["peak_rss_mb"].update({"duckdb_alone_500k_rows": anchor["500k"], "duckdb_alone_all_rows": anchor["all"]})
         ratios["anchor: DuckDB alone, peak RSS all rows / 500k rows"] = anchor["all"] / anchor["500k"]
         results["ratios"] = ratios
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "flight.json").write_text(json.dumps(results, indent=2) + "\n")
-        print("\nratios:")
-        for k, v in ratios.items():
-            print(f"  {k:<80} {v:6.2f}x")
+        save("flight.json", results, ratios, "ratios")
         print(f"  prepared re-execute (ADBC, new parameters): {results['prepared_reexecute']}  (goal p50 <= 10 ms)")
         print(f"  peak RSS MB: {results['peak_rss_mb']}")
         print(f"wrote {RESULTS / 'flight.json'}")

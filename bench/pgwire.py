@@ -11,7 +11,6 @@ PostgreSQL's as the largest backend's. Writes bench/results/pgwire.json.
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil
@@ -26,7 +25,7 @@ from typing import Any, Callable
 
 import duckdb
 
-from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse, hwm_mb
+from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse, hwm_mb, save
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 COLUMNS = """company_id bigint, name text, domain text, industry text, business_model text,
@@ -224,11 +223,7 @@ def main(argv: list[str]) -> None:
         results["peak_rss_mb"]["egress_all_rows"] = flat["all"]
         ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]
         results["ratios"] = ratios
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "pgwire.json").write_text(json.dumps(results, indent=2) + "\n")
-        print("\nratios egress / PostgreSQL (goal: SELECT >= 1.0x, COPY >= 1.3x, latency p50 <= 2x):")
-        for k, v in ratios.items():
-            print(f"  {k:<55} {v:6.2f}x")
+        save("pgwire.json", results, ratios, "ratios egress / PostgreSQL (goal: SELECT >= 1.0x, COPY >= 1.3x, latency p50 <= 2x)")
         print(f"  latency: {results['latency']}")
         print(f"  peak RSS: {results['peak_rss_mb']}")
         print(f"wrote {RESULTS / 'pgwire.json'}")

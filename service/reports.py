@@ -27,7 +27,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
-from exporters.formats.pdf import BOLD, FONT, _register_fonts
+from exporters.formats.pdf import BOLD, FONT, _register_fonts, label_axes
 from exporters.pipeline import ExportResult, FileResult
 from exporters.sink import AtomicFile
 from sql.errors import EgressError, QueryCanceled
@@ -174,10 +174,7 @@ def _bars(labels: list[str], values: list[int]) -> Drawing:
     chart.x, chart.y, chart.width, chart.height = 110, 10, 16 * cm - 140, height - 20
     chart.data = [list(reversed(values))]
     chart.categoryAxis.categoryNames = list(reversed([_cut(x, 22) for x in labels]))
-    chart.categoryAxis.labels.fontName = FONT
-    chart.categoryAxis.labels.fontSize = 7.5
-    chart.valueAxis.labels.fontName = FONT
-    chart.valueAxis.labels.fontSize = 7
+    label_axes(chart, 7.5, 7)
     chart.valueAxis.valueMin = 0
     chart.bars[0].fillColor = colors.HexColor("#3f6fb5")
     drawing.add(chart)
@@ -192,10 +189,7 @@ def _line(title: str, points: list[tuple[Any, float]]) -> Drawing:
     step = max(1, len(points) // 8)
     chart.categoryAxis.categoryNames = [d.strftime("%Y-%m") if i % step == 0 else ""
                                         for i, (d, _) in enumerate(points)]
-    chart.categoryAxis.labels.fontName = FONT
-    chart.categoryAxis.labels.fontSize = 6.5
-    chart.valueAxis.labels.fontName = FONT
-    chart.valueAxis.labels.fontSize = 6.5
+    label_axes(chart, 6.5)
     chart.lines[0].strokeColor = colors.HexColor("#3f6fb5")
     chart.lines[0].strokeWidth = 1.4
     drawing.add(chart)

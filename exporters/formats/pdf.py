@@ -56,6 +56,14 @@ def _register_fonts() -> None:
     raise RuntimeError("no TrueType font found for PDF export")
 
 
+def label_axes(chart: object, category_size: float, value_size: float | None = None) -> None:
+    """A reportlab chart's axis labels in the registered font."""
+    chart.categoryAxis.labels.fontName = FONT  # type: ignore[attr-defined]
+    chart.categoryAxis.labels.fontSize = category_size  # type: ignore[attr-defined]
+    chart.valueAxis.labels.fontName = FONT  # type: ignore[attr-defined]
+    chart.valueAxis.labels.fontSize = category_size if value_size is None else value_size  # type: ignore[attr-defined]
+
+
 class PdfWriter:
     def __init__(self, sink: BinaryIO, schema: pa.Schema, options: PdfOptions) -> None:
         _register_fonts()
@@ -262,10 +270,7 @@ class PdfWriter:
         chart.categoryAxis.categoryNames = [("(null)" if k is None else str(k))[:14] for k, _ in groups]
         chart.categoryAxis.labels.angle = 30
         chart.categoryAxis.labels.boxAnchor = "ne"
-        chart.categoryAxis.labels.fontName = FONT
-        chart.categoryAxis.labels.fontSize = 6
-        chart.valueAxis.labels.fontName = FONT
-        chart.valueAxis.labels.fontSize = 6
+        label_axes(chart, 6)
         chart.valueAxis.valueMin = 0
         chart.bars[0].fillColor = colors.HexColor("#1F4E78")
         drawing.add(chart)
