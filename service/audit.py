@@ -40,7 +40,8 @@ class Audit:
             "duration_ms": round(duration_ms, 3) if duration_ms is not None else None,
             "outcome": outcome, "sqlstate": sqlstate, "job_id": job_id,
         }
-        log.info(json.dumps({"audit": {k: v for k, v in entry.items() if k not in ("sql_run",)}}, default=str))
+        if log.isEnabledFor(logging.INFO):  # every statement passes here: no JSON nobody reads
+            log.info(json.dumps({"audit": {k: v for k, v in entry.items() if k not in ("sql_run",)}}, default=str))
         try:
             self._queue.put_nowait(entry)
         except queue.Full:
