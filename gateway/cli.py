@@ -37,9 +37,8 @@ def _exit_now(code: int) -> NoReturn:
     """Close the app (audit records are flushed), then leave without the interpreter's teardown:
     DuckDB's bindings otherwise print reference-leak noise after the message the user needs."""
     ctx = click.get_current_context(silent=True)
-    app = ctx.obj.get("app") if ctx is not None and isinstance(ctx.obj, dict) else None
-    if app is None and ctx is not None and ctx.parent is not None and isinstance(ctx.parent.obj, dict):
-        app = ctx.parent.obj.get("app")
+    shared = ctx.find_root().obj if ctx is not None else None  # subcommands share the root's dict
+    app = shared.get("app") if isinstance(shared, dict) else None
     if app is not None:
         try:
             app.close()
