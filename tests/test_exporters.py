@@ -66,6 +66,11 @@ def test_parquet_matches_duckdb(app, tmp_path) -> None:  # type: ignore[no-untyp
     meta = pq.ParquetFile(tmp_path / "out.parquet").metadata
     assert meta.num_row_groups > 1
     assert meta.row_group(0).column(0).compression == "ZSTD"
+    # dictionaries only where values repeat: industry yes; ids and free text no
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    assert any("DICTIONARY" in e for e in encodings["industry"]), encodings["industry"]
+    for unique in ("company_id", "description"):
+        assert not any("DICTIONARY" in e for e in encodings[unique]), (unique, encodings[unique])
     assert "contact_email" in got.schema.names  # carol is a manager
 
 
@@ -117,6 +122,19 @@ def test_csv_options(app, tmp_path, options, check) -> None:  # type: ignore[no-
     _export(app, tmp_path, "csv", req=req, options=options)
     data = (tmp_path / "out.csv").read_bytes()
     assert check(data), data[:300]
+
+
+def test_csv_quotes_exactly_the_values_that_need_it_and_floors_old_instants(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # columns with nothing to quote skip the per-value check; the rest must still be quoted, and
+    # an instant before 1970 with a fraction prints its own second, not the next one
+    query = ("SELECT company_id, 'a,b' AS comma, 'plain' AS plain, 'say \"hi\"' AS quote, "
+             "E'two\\nlines' AS newline, TIMESTAMPTZ '1969-12-31 23:59:59.5+00' AS before_epoch "
+             "FROM companies ORDER BY company_id LIMIT 2")
+    _export(app, tmp_path, "csv", req=ExportRequest(query=query))
+    text = (tmp_path / "out.csv").read_text(encoding="utf-8")
+    assert ',"a,b",plain,"say ""hi""","two\nlines",1969-12-31T23:59:59Z\n' in text, text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1][1:] == ["a,b", "plain", 'say "hi"', "two\nlines", "1969-12-31T23:59:59Z"]
 
 
 def test_csv_quoting_none_refuses_values_that_need_quotes(app, tmp_path) -> None:  # type: ignore[no-untyped-def]

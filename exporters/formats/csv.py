@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.base import FormatSpec, register
-from exporters.encode import join_rows, joined_bytes, to_text
+from exporters.encode import joined_bytes, may_contain, to_text
 from exporters.options import CsvOptions, date_patterns
 from sql.errors import InvalidParameterValue
 
@@ -22,6 +22,7 @@ class CsvWriter:
         self.sink, self.schema, self.o = sink, schema, options
         self.date_pattern, self.ts_pattern = date_patterns(options.date_format)
         self._needs_quote = "[" + re.escape(options.delimiter) + '"\\r\\n]'
+        self._specials = (options.delimiter + '"\r\n').encode("utf-8")
         # numbers never need quotes; dates only when a custom pattern could contain anything
         self._patterned_dates = options.date_format not in ("iso", "us", "eu", "full")
         if options.bom:
@@ -36,6 +37,8 @@ class CsvWriter:
         mode = self.o.quoting
         if mode == "all":
             return pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        if not may_contain(text, self._specials):
+            return text
         needs = pc.match_substring_regex(text, self._needs_quote)
         if mode == "none":
             if pc.any(needs).as_py():
@@ -55,8 +58,8 @@ class CsvWriter:
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         """A batch as CSV bytes; no state, so the pipeline runs it on worker threads."""
-        pieces: list[pa.Array | str] = []
-        for i, column in enumerate(batch.columns):
+        texts: list[pa.Array] = []
+        for column in batch.columns:
             text = to_text(column, date_pattern=self.date_pattern,
                            timestamp_pattern=self.ts_pattern, decimals=self.o.decimals)
             if self.o.quoting == "all" or pa.types.is_string(text.type) and (
@@ -65,11 +68,11 @@ class CsvWriter:
                 text = self._quote(text)  # NULL stays NULL through the kernels...
             if column.null_count:
                 text = pc.fill_null(text, self.o.null)  # ...and is written unquoted
-            if i:
-                pieces.append(self.o.delimiter)
-            pieces.append(text)
-        pieces.append(self.o.line_terminator)
-        return joined_bytes(join_rows(pieces))
+            texts.append(text)
+        # the terminator rides on the last field, so one join with the delimiter as separator
+        # makes the rows (half the work of joining the delimiters in as pieces)
+        texts[-1] = pc.binary_join_element_wise(texts[-1], self.o.line_terminator, "")
+        return joined_bytes(pc.binary_join_element_wise(*texts, self.o.delimiter))
 
     def close(self) -> None:
         pass
