@@ -15,11 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import joined_bytes
-from gateway.pgtypes import _prefix, binary_values, text_strings
+from exporters.encode import joined_bytes, may_contain
+from gateway.pgtypes import _prefix, binary_values, byte_lengths, message_heads, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
-_d = pa.scalar(b"d", pa.binary())
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 
 
@@ -92,47 +91,68 @@ class CopyEncoder:
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
             return pc.fill_null(text, self.null)
         if self.format == "csv":
-            needs = pc.match_substring_regex(text, f'[{re.escape(self.delimiter)}"\\r\\n]')
-            if self.null == "":
-                needs = pc.or_(needs, pc.equal(text, ""))
-            if pc.any(needs).as_py():
-                quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-                text = pc.if_else(needs, quoted, text)
+            # a value is quoted when it holds the delimiter, a quote or a line break, or when it is
+            # empty and empty means NULL; one scan of the column's bytes rules most columns out
+            empty = self.null == "" and (pc.min(pc.binary_length(text)).as_py() == 0)
+            if empty or may_contain(text, self._specials):
+                needs = pc.match_substring_regex(text, f'[{re.escape(self.delimiter)}"\\r\\n]')
+                if self.null == "":
+                    needs = pc.or_(needs, pc.equal(text, ""))
+                if pc.any(needs).as_py():
+                    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+                    text = pc.if_else(needs, quoted, text)
             return pc.fill_null(text, self.null)
-        if pc.any(pc.match_substring_regex(text, r"[\\\t\n\r]")).as_py():
+        # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
+        special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
+        if may_contain(text, special.encode("utf-8")):
             text = pc.replace_substring(text, "\\", "\\\\")
             text = pc.replace_substring(text, "\t", "\\t")
             text = pc.replace_substring(text, "\n", "\\n")
             text = pc.replace_substring(text, "\r", "\\r")
+            if self.delimiter != "\t":
+                text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
         return pc.fill_null(text, self.null)
 
+    @property
+    def _specials(self) -> bytes:
+        return (self.delimiter + '"\r\n').encode("utf-8")
+
     def encode(self, batch: pa.RecordBatch) -> memoryview:
-        """The batch as CopyData messages, one per row, back to back."""
+        """The batch as CopyData messages, one per row, back to back.
+
+        Each row's length is summed from its fields' lengths first, so one join writes the
+        message head and the fields together: every byte is copied once."""
         if batch.num_rows == 0:
             return memoryview(b"")
         n = batch.num_rows
+        empty = pa.scalar(b"", pa.binary())
         if self.format == "binary":
-            pieces: list[object] = [pa.scalar(struct.pack("!h", batch.num_columns), pa.binary())]
             size = np.full(n, 2, dtype=np.int64)
+            pieces: list[object] = []
             for column in batch.columns:
                 values = binary_values(column)
-                lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                lengths = byte_lengths(values)
                 size += 4 + np.maximum(lengths, 0)
                 pieces += [_prefix(lengths), pc.fill_null(values, b"")]
             if getattr(self, "_signature_due", False):
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
-                pieces.insert(0, lead)
                 size[0] += len(BINARY_SIGNATURE)
-            payload = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.binary()))
-        else:
-            parts: list[object] = []
-            for i, column in enumerate(batch.columns):
-                if i:
-                    parts.append(self.delimiter)
-                parts.append(self._field_text(column))
-            parts.append("\n")
-            payload = pc.cast(pc.binary_join_element_wise(*parts, ""), pa.binary())
-            size = pc.binary_length(payload).to_numpy(zero_copy_only=False).astype(np.int64)
-        framed = pc.binary_join_element_wise(_d, _prefix(size + 4), payload, pa.scalar(b"", pa.binary()))
-        return joined_bytes(framed)
+                heads = pc.binary_join_element_wise(message_heads(b"d", size), lead,
+                                                    _field_count(batch.num_columns, n), empty)
+            else:
+                heads = message_heads(b"d", size, batch.num_columns)
+            return joined_bytes(pc.binary_join_element_wise(heads, *pieces, empty))
+        fields = [pc.cast(self._field_text(column), pa.binary()) for column in batch.columns]
+        size = np.full(n, len(self.delimiter.encode()) * (len(fields) - 1) + 1, dtype=np.int64)
+        for field in fields:
+            size += byte_lengths(field)
+        # the head rides on the first field and the line end on the last, so the delimiter
+        # can be the join's separator
+        fields[0] = pc.binary_join_element_wise(message_heads(b"d", size), fields[0], empty)
+        fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar(b"\n", pa.binary()), empty)
+        return joined_bytes(pc.binary_join_element_wise(*fields, pa.scalar(self.delimiter.encode(), pa.binary())))
+
+
+def _field_count(count: int, rows: int) -> pa.Array:
+    return pa.array([struct.pack("!h", count)] * rows, pa.binary())

@@ -304,21 +304,40 @@ def _prefix(lengths: np.ndarray) -> pa.Array:
         pa.binary(4), len(lengths), [None, pa.py_buffer(lengths.astype(">i4").tobytes())]), pa.binary())
 
 
+def message_heads(kind: bytes, lengths: np.ndarray, count: int | None = None) -> pa.Array:
+    """Per row: the message type byte, its big-endian length (``lengths`` plus the length
+    word itself) and, for rows of fields, the big-endian int16 field count. One piece made with
+    numpy, so the join that builds the rows copies each row's bytes once."""
+    width = 5 if count is None else 7
+    heads = np.empty((len(lengths), width), dtype=np.uint8)
+    heads[:, 0] = kind[0]
+    heads[:, 1:5] = (lengths + 4).astype(">i4").view(np.uint8).reshape(-1, 4)
+    if count is not None:
+        heads[:, 5:7] = np.frombuffer(struct.pack("!h", count), dtype=np.uint8)
+    return pc.cast(pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), len(lengths), [None, pa.py_buffer(heads.tobytes())]), pa.binary())
+
+
+def byte_lengths(values: pa.Array) -> np.ndarray:
+    """Each value's length in bytes, -1 for NULL (the wire's own convention)."""
+    return pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
     """Every row of the batch as DataRow messages, back to back in one buffer."""
     n = batch.num_rows
     if n == 0:
         return memoryview(b"")
-    total = np.full(n, 4 + 2, dtype=np.int64)
+    total = np.full(n, 2, dtype=np.int64)
     pieces: list[Any] = []
     for i, column in enumerate(batch.columns):
         values = binary_values(column) if (formats[i] if i < len(formats) else 0) == 1 else text_values(column)
-        lengths = pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths = byte_lengths(values)
         total += 4 + np.maximum(lengths, 0)
         pieces.append(_prefix(lengths))
         pieces.append(pc.fill_null(values, b""))
-    head = [_D, _prefix(total), pa.scalar(struct.pack("!h", batch.num_columns), pa.binary())]
-    rows = pc.binary_join_element_wise(*head, *pieces, pa.scalar(b"", pa.binary()))
+    rows = pc.binary_join_element_wise(message_heads(b"D", total, batch.num_columns), *pieces,
+                                       pa.scalar(b"", pa.binary()))
     return joined_bytes(rows)  # binary and string arrays share their buffer layout
 
 
