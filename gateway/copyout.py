@@ -2,7 +2,7 @@
 (psycopg's copy.rows() reads each message as one row, as PostgreSQL sends them).
 
 Rows are built column-wise like DataRows: values in PostgreSQL's text output (or binary) form,
-escaped or quoted with kernels, framed with numpy-made length prefixes, joined in one buffer.
+escaped or quoted with kernels, joined with their numpy-made message heads in one buffer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import joined_bytes, may_contain
-from gateway.pgtypes import _prefix, binary_values, byte_lengths, message_heads, text_strings
+from gateway.pgtypes import block_values, byte_lengths, field_rows, message_heads, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -127,32 +127,17 @@ class CopyEncoder:
         n = batch.num_rows
         empty = pa.scalar(b"", pa.binary())
         if self.format == "binary":
-            size = np.full(n, 2, dtype=np.int64)
-            pieces: list[object] = []
-            for column in batch.columns:
-                values = binary_values(column)
-                lengths = byte_lengths(values)
-                size += 4 + np.maximum(lengths, 0)
-                pieces += [_prefix(lengths), pc.fill_null(values, b"")]
+            lead = None
             if getattr(self, "_signature_due", False):
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
-                size[0] += len(BINARY_SIGNATURE)
-                heads = pc.binary_join_element_wise(message_heads(b"d", size), lead,
-                                                    _field_count(batch.num_columns, n), empty)
-            else:
-                heads = message_heads(b"d", size, batch.num_columns)
-            return joined_bytes(pc.binary_join_element_wise(heads, *pieces, empty))
+            return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
         fields = [pc.cast(self._field_text(column), pa.binary()) for column in batch.columns]
         size = np.full(n, len(self.delimiter.encode()) * (len(fields) - 1) + 1, dtype=np.int64)
         for field in fields:
             size += byte_lengths(field)
         # the head rides on the first field and the line end on the last, so the delimiter
         # can be the join's separator
-        fields[0] = pc.binary_join_element_wise(message_heads(b"d", size), fields[0], empty)
+        fields[0] = pc.binary_join_element_wise(block_values(message_heads(b"d", size)), fields[0], empty)
         fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar(b"\n", pa.binary()), empty)
         return joined_bytes(pc.binary_join_element_wise(*fields, pa.scalar(self.delimiter.encode(), pa.binary())))
-
-
-def _field_count(count: int, rows: int) -> pa.Array:
-    return pa.array([struct.pack("!h", count)] * rows, pa.binary())

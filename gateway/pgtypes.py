@@ -14,7 +14,7 @@ import json
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -186,8 +186,7 @@ def text_strings(arr: pa.Array) -> pa.Array:
 
 # -- binary format ------------------------------------------------------------------------------
 def _fixed(values: np.ndarray, width: int, validity: pa.Array) -> pa.Array:
-    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())])
-    out = pc.cast(raw, pa.binary())
+    out = block_values(values, width)
     if validity.null_count:
         out = pc.if_else(pc.is_valid(validity), out, pa.scalar(None, pa.binary()))
     return out
@@ -222,15 +221,14 @@ def _numeric_binary(value: decimal.Decimal) -> bytes:
     return struct.pack(f"!hhHH{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, dscale, *groups)
 
 
-def _numeric_binary_vector(arr: pa.Array) -> pa.Array:
-    """decimal128 (precision <= 18) as PostgreSQL binary numerics, whole batch at once.
+def _numeric_binary_vector(arr: pa.Array) -> np.ndarray:
+    """decimal128 (precision <= 18, at least one value) as PostgreSQL binary numerics, whole
+    batch at once: an (n, width) uint8 block.
 
     Every value of the batch gets the same layout: as many integer base-10000 groups as the
     largest value needs (leading zero groups are valid), then ceil(scale / 4) fraction groups."""
     t = arr.type
     n = len(arr)
-    if n == 0:
-        return pa.array([], pa.binary())
     words = np.frombuffer(arr.buffers()[1], dtype="<i8")[arr.offset * 2:(arr.offset + n) * 2]
     unscaled = words[0::2].copy()  # the low 64 bits hold the whole value when precision <= 18
     if arr.null_count:
@@ -251,7 +249,33 @@ def _numeric_binary_vector(arr: pa.Array) -> pa.Array:
     raw = np.empty((n, len(columns)), dtype=">u2")  # big-endian 16-bit words, as on the wire
     for i, col in enumerate(columns):
         raw[:, i] = col.astype(np.uint16)  # weight -1 wraps to 0xFFFF: int16 -1, as intended
-    return _fixed(raw, 2 * len(columns), arr)
+    return raw.view(np.uint8)
+
+
+def fixed_block(arr: pa.Array) -> np.ndarray | None:
+    """The binary form of every value as an (n, width) uint8 block, for the types whose values
+    all have one width within a batch (NULL slots hold zeros); None for the others."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return None
+    oid = oid_for(t)
+    if oid == BOOL:
+        values = np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint8)
+    elif oid in (INT2, INT4, INT8):
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype({INT2: ">i2", INT4: ">i4", INT8: ">i8"}[oid])
+    elif oid in (FLOAT4, FLOAT8):
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(">f4" if oid == FLOAT4 else ">f8")
+    elif oid == DATE:
+        days = pc.cast(pc.cast(arr, pa.date32()), pa.int32())
+        values = (pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64) - PG_EPOCH_DAYS).astype(">i4")
+    elif oid in (TIMESTAMP, TIMESTAMPTZ):
+        micros = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz), safe=False), pa.int64())
+        values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
+    elif oid == NUMERIC and pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8 and len(arr):
+        return _numeric_binary_vector(arr)
+    else:
+        return None
+    return np.ascontiguousarray(values).view(np.uint8).reshape(len(arr), -1)
 
 
 def binary_values(arr: pa.Array) -> pa.Array:
@@ -264,27 +288,10 @@ def binary_values(arr: pa.Array) -> pa.Array:
         return pc.cast(arr, pa.binary())
     if oid == BYTEA:
         return pc.cast(arr, pa.binary())
-    if oid == BOOL:
-        return _fixed(np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint8), 1, arr)
-    if oid in (INT2, INT4, INT8):
-        dtype = {INT2: ">i2", INT4: ">i4", INT8: ">i8"}[oid]
-        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(dtype)
-        return _fixed(values, TYPE_SIZE[oid], arr)
-    if oid in (FLOAT4, FLOAT8):
-        dtype = ">f4" if oid == FLOAT4 else ">f8"
-        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(dtype)
-        return _fixed(values, TYPE_SIZE[oid], arr)
-    if oid == DATE:
-        days = pc.cast(pc.cast(arr, pa.date32()), pa.int32())
-        values = (pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64) - PG_EPOCH_DAYS).astype(">i4")
-        return _fixed(values, 4, arr)
-    if oid in (TIMESTAMP, TIMESTAMPTZ):
-        micros = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz), safe=False), pa.int64())
-        values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
-        return _fixed(values, 8, arr)
+    block = fixed_block(arr)
+    if block is not None:
+        return _fixed(block, block.shape[1], arr)
     if oid == NUMERIC:
-        if pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8:
-            return _numeric_binary_vector(arr)
         return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
     if oid == UUID:
         return pa.array([None if v is None else uuid.UUID(str(v)).bytes for v in arr.to_pylist()], pa.binary())
@@ -299,23 +306,22 @@ def binary_values(arr: pa.Array) -> pa.Array:
 _D = pa.scalar(b"D", pa.binary())
 
 
+def block_values(block: np.ndarray, width: int | None = None) -> pa.Array:
+    """The rows of an (n, width) uint8 block (or of any array of ``width``-byte items) as
+    binary values."""
+    width = block.shape[1] if width is None else width
+    n = len(block)
+    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(block))])
+    return pc.cast(raw, pa.binary())
+
+
+def _words(values: np.ndarray) -> np.ndarray:
+    """Big-endian int32 words as an (n, 4) uint8 block."""
+    return values.astype(">i4").view(np.uint8).reshape(-1, 4)
+
+
 def _prefix(lengths: np.ndarray) -> pa.Array:
-    return pc.cast(pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(4), len(lengths), [None, pa.py_buffer(lengths.astype(">i4").tobytes())]), pa.binary())
-
-
-def message_heads(kind: bytes, lengths: np.ndarray, count: int | None = None) -> pa.Array:
-    """Per row: the message type byte, its big-endian length (``lengths`` plus the length
-    word itself) and, for rows of fields, the big-endian int16 field count. One piece made with
-    numpy, so the join that builds the rows copies each row's bytes once."""
-    width = 5 if count is None else 7
-    heads = np.empty((len(lengths), width), dtype=np.uint8)
-    heads[:, 0] = kind[0]
-    heads[:, 1:5] = (lengths + 4).astype(">i4").view(np.uint8).reshape(-1, 4)
-    if count is not None:
-        heads[:, 5:7] = np.frombuffer(struct.pack("!h", count), dtype=np.uint8)
-    return pc.cast(pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), len(lengths), [None, pa.py_buffer(heads.tobytes())]), pa.binary())
+    return block_values(_words(lengths), 4)
 
 
 def byte_lengths(values: pa.Array) -> np.ndarray:
@@ -323,22 +329,65 @@ def byte_lengths(values: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def message_heads(kind: bytes, lengths: np.ndarray) -> np.ndarray:
+    """Per row, the message type byte and its big-endian length (``lengths`` plus the length
+    word itself), as an (n, 5) block."""
+    heads = np.empty((len(lengths), 5), dtype=np.uint8)
+    heads[:, 0] = kind[0]
+    heads[:, 1:5] = _words(lengths + 4)
+    return heads
+
+
+_EMPTY = pa.scalar(b"", pa.binary())
+
+
+def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
+               lead: pa.Array | None = None) -> pa.Array:
+    """Each row as one message of length-prefixed fields (DataRow 'D', binary COPY 'd'):
+    head, field count, then per field its length word and its bytes.
+
+    pyarrow's element-wise join costs per row and per piece, so the pieces are as few as the
+    layout allows: every run of fixed-width bytes (heads, field counts, length words, values of
+    binary types whose width is fixed, NULL-free) is made as one numpy block, and only
+    variable-width values stand alone. ``lead`` (binary COPY's signature) follows the head."""
+    n = len(columns[0]) if columns else 0
+    size = np.full(n, 2, dtype=np.int64)
+    parts: list[np.ndarray | pa.Array] = [np.frombuffer(struct.pack("!h", len(columns)), np.uint8)]
+    for column, is_binary in zip(columns, binary):
+        block = fixed_block(column) if is_binary and column.null_count == 0 else None
+        if block is not None:
+            size += 4 + block.shape[1]
+            parts += [np.frombuffer(struct.pack("!i", block.shape[1]), np.uint8), block]
+            continue
+        values = binary_values(column) if is_binary else text_values(column)
+        lengths = byte_lengths(values)
+        size += 4 + np.maximum(lengths, 0)
+        parts += [_words(lengths), pc.fill_null(values, b"")]
+    if lead is not None:
+        size += byte_lengths(lead)
+        parts = [lead, *parts]
+    parts.insert(0, message_heads(kind, size))
+    pieces: list[pa.Array] = []
+    run: list[np.ndarray] = []
+    for part in parts + [None]:
+        if isinstance(part, np.ndarray):
+            run.append(np.broadcast_to(part, (n, part.shape[-1])) if part.ndim == 1 else part)
+            continue
+        if run:
+            block = np.hstack(run) if len(run) > 1 else run[0]
+            pieces.append(block_values(block, block.shape[1]))
+            run = []
+        if part is not None:
+            pieces.append(part)
+    return pc.binary_join_element_wise(*pieces, _EMPTY)
+
+
 def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
     """Every row of the batch as DataRow messages, back to back in one buffer."""
-    n = batch.num_rows
-    if n == 0:
+    if batch.num_rows == 0:
         return memoryview(b"")
-    total = np.full(n, 2, dtype=np.int64)
-    pieces: list[Any] = []
-    for i, column in enumerate(batch.columns):
-        values = binary_values(column) if (formats[i] if i < len(formats) else 0) == 1 else text_values(column)
-        lengths = byte_lengths(values)
-        total += 4 + np.maximum(lengths, 0)
-        pieces.append(_prefix(lengths))
-        pieces.append(pc.fill_null(values, b""))
-    rows = pc.binary_join_element_wise(message_heads(b"D", total, batch.num_columns), *pieces,
-                                       pa.scalar(b"", pa.binary()))
-    return joined_bytes(rows)  # binary and string arrays share their buffer layout
+    binary = [(formats[i] if i < len(formats) else 0) == 1 for i in range(batch.num_columns)]
+    return joined_bytes(field_rows(b"D", batch.columns, binary))  # binary and string arrays share their layout
 
 
 # -- parameters ---------------------------------------------------------------------------------
