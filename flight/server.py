@@ -483,7 +483,8 @@ class FlightSqlServer(fl.FlightServerBase):
         try:
             for params in statement.rows:
                 stream = self.app.warehouse.stream(compiled.sql, params=params,
-                                                   batch_rows=self.app.config.warehouse.batch_rows)
+                                                   batch_rows=self.app.config.warehouse.batch_rows,
+                                                   streaming=compiled.streaming)
                 stream.row_cap = compiled.row_cap
                 try:
                     # DuckDB computes the next batches on a helper thread while gRPC sends this one

@@ -476,7 +476,8 @@ class Session:
             return
         assert prepared.compiled is not None
         stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
-                                           batch_rows=self.app.config.warehouse.batch_rows, start=False)
+                                           batch_rows=self.app.config.warehouse.batch_rows, start=False,
+                                           streaming=prepared.compiled.streaming)
         stream.row_cap = prepared.compiled.row_cap
         portal.stream = stream
         with self._lock:
@@ -627,7 +628,7 @@ class Session:
         compiled = self.app.compile(self.principal, spec.query)
         encoder = CopyEncoder.for_options(spec.options)
         stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows,
-                                           start=False)
+                                           start=False, streaming=compiled.streaming)
         stream.row_cap = compiled.row_cap
         with self._lock:
             self._running = stream

@@ -56,6 +56,7 @@ class App:
         self.warehouse = Warehouse(path, EngineSettings(
             threads=w.threads, memory_limit=w.memory_limit,
             preserve_insertion_order=w.preserve_insertion_order,
+            stream_memory_limit=None if w.stream_memory_limit.lower() == "off" else w.stream_memory_limit,
         ))
         self.catalog: Catalog = self.warehouse.catalog
         self.roles = {name: Role(name=name, views=tuple(r.views) if r.views is not None else None,
@@ -181,7 +182,8 @@ class App:
 
     def stream(self, principal: Principal, query: str | exp.Expression) -> tuple[Compiled, Stream]:
         compiled = self.compile(principal, query)
-        stream = self.warehouse.stream(compiled.sql, batch_rows=self.config.warehouse.batch_rows)
+        stream = self.warehouse.stream(compiled.sql, batch_rows=self.config.warehouse.batch_rows,
+                                       streaming=compiled.streaming)
         stream.row_cap = compiled.row_cap
         return compiled, stream
 

@@ -52,6 +52,12 @@ class WarehouseConfig(_Strict):
     demo_seed: int = Field(42, description="Seed of the demo generator (same seed, same data).")
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: all cores).")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '2GB'.")
+    stream_memory_limit: str = Field(
+        "64MB", pattern=r"(?i)^(off|\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib))$",
+        description="Memory limit of the DuckDB instance that runs pure streams (scans, filters, "
+                    "LIMIT) so streaming any number of rows keeps memory flat, e.g. '64MB'; 'off': "
+                    "every query on the main instance.",
+    )
     preserve_insertion_order: bool = Field(
         True, description="Keep view order in unordered results (false: less memory, any order)."
     )

@@ -31,6 +31,30 @@ class Compiled:
     given: str  # the statement as the client sent it
     views: tuple[str, ...]  # curated views it reads
     row_cap: int | None  # executor raises 54000 past this many rows
+    streaming: bool = False  # no operator that holds rows (sort, aggregate, join...): see streams()
+
+
+# Nodes whose operators hold rows or hash tables in memory. A query without any of them is a
+# scan, filters and projections (and LIMIT/OFFSET): DuckDB runs it in a few buffers however
+# many rows it reads.
+_HOLDS_ROWS = (exp.Order, exp.Group, exp.AggFunc, exp.Window, exp.Distinct, exp.Join, exp.SetOperation,
+               exp.Having, exp.Qualify, exp.Pivot, exp.With, exp.Exists, exp.TableSample, exp.Lateral)
+
+
+def streams(tree: exp.Expression) -> bool:
+    """Whether a (rewritten) query is a pure stream: no node from _HOLDS_ROWS anywhere, and
+    subqueries only as derived tables in FROM (the policy's view scopes), not as values or IN
+    lists. Conservative: anything unrecognised counts as holding rows."""
+    if not isinstance(tree, exp.Select):
+        return False
+    for node in tree.walk():
+        if isinstance(node, _HOLDS_ROWS):
+            return False
+        if isinstance(node, exp.Subquery) and not isinstance(node.parent, exp.From):
+            return False
+        if isinstance(node, exp.Select) and node is not tree and not isinstance(node.parent, exp.Subquery):
+            return False
+    return True
 
 
 def refuse_kind(statement: Statement) -> EgressError:
@@ -96,4 +120,5 @@ def compile_tree(
         raise FeatureNotSupported(f"cannot translate this query: {err.__class__.__name__}") from None
     except Exception as err:  # a generator bug must refuse, never run something else
         raise InternalError("could not generate the query") from err
-    return Compiled(sql=sql, given=given, views=tuple(sorted(ctx.views_used)), row_cap=ctx.row_cap)
+    return Compiled(sql=sql, given=given, views=tuple(sorted(ctx.views_used)), row_cap=ctx.row_cap,
+                    streaming=streams(ctx.tree))

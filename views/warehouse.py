@@ -115,10 +115,30 @@ class EngineSettings:
     memory_limit: str | None = None
     preserve_insertion_order: bool = True
     temp_directory: str | None = None
+    stream_memory_limit: str | None = "64MB"  # the streaming instance's; None: no such instance
+
+
+STREAM_CATALOG = "warehouse"
+
+
+def _lock(db: duckdb.DuckDBPyConnection) -> None:
+    """No more configuration changes on this instance, from anyone (cursors inherit it)."""
+    if not db.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        db.execute("SET enable_progress_bar = false")
+        db.execute("SET lock_configuration = true")
 
 
 class Warehouse:
-    """One read-only, locked-down DuckDB database shared by every front door (cursor per query)."""
+    """One read-only, locked-down DuckDB database shared by every front door (cursor per query).
+
+    Two DuckDB instances read the file. DuckDB keeps every block a query scanned cached until
+    its memory limit forces it out, so a server that streamed a whole table once holds the table
+    in memory from then on; yet sorts, aggregates and joins need that memory. Queries the policy
+    engine classifies as pure streams (``Compiled.streaming``: scans, filters, projections,
+    LIMIT) run on a second instance that ATTACHes the same file read-only with a small memory
+    limit (``warehouse.stream_memory_limit``), so streaming any number of rows keeps the
+    server's memory flat; everything else runs on the main instance with the full limit. Both
+    are locked down the same way."""
 
     def __init__(self, path: Path, settings: EngineSettings = EngineSettings()) -> None:
         self.path = path
@@ -142,24 +162,54 @@ class Warehouse:
             self._db.close()
             apply_views(path)
             self._db = duckdb.connect(str(path), read_only=True, config=config)
-        if not self._db.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
-            self._db.execute("SET enable_progress_bar = false")  # cursors inherit it
-            self._db.execute("SET lock_configuration = true")
+        _lock(self._db)
+        self._stream_db = self._open_streaming(path, settings) if settings.stream_memory_limit else None
         self.catalog = load_catalog(self._db)
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _open_streaming(path: Path, settings: EngineSettings) -> duckdb.DuckDBPyConnection:
+        """The streaming instance: in memory, the warehouse ATTACHed read-only, then the same
+        lockdown as the main instance (external access off, configuration locked)."""
+        config: dict[str, str | bool | int] = {
+            "memory_limit": settings.stream_memory_limit or "64MB",
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "preserve_insertion_order": settings.preserve_insertion_order,
+        }
+        if settings.threads:
+            config["threads"] = settings.threads
+        db = duckdb.connect(":memory:", config=config)
+        try:
+            quoted = str(path).replace("'", "''")
+            db.execute(f"ATTACH '{quoted}' AS {STREAM_CATALOG} (READ_ONLY)")
+            db.execute("SET enable_external_access = false")
+            _lock(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def close(self) -> None:
+        if self._stream_db is not None:
+            self._stream_db.close()
         self._db.close()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self, *, streaming: bool = False) -> duckdb.DuckDBPyConnection:
+        """A cursor of the main instance, or of the streaming one for queries that only stream."""
         with self._lock:
+            if streaming and self._stream_db is not None:
+                cursor = self._stream_db.cursor()
+                cursor.execute(f"USE {STREAM_CATALOG}")  # a new cursor starts in its own catalog
+                return cursor
             return self._db.cursor()
 
     def stream(self, sql: str, *, params: list[object] | None = None, batch_rows: int = 32_768,
-               start: bool = True) -> "Stream":
+               start: bool = True, streaming: bool = False) -> "Stream":
         """A stream of Arrow batches for ``sql`` (already policy-checked). With start=False the
-        caller can register it for cancellation before DuckDB begins (start() runs the query)."""
-        stream = Stream(self.cursor(), sql=sql, params=params, batch_rows=batch_rows)
+        caller can register it for cancellation before DuckDB begins (start() runs the query).
+        ``streaming``: the policy found no operator that holds rows (Compiled.streaming)."""
+        stream = Stream(self.cursor(streaming=streaming), sql=sql, params=params, batch_rows=batch_rows)
         if start:
             stream.start()
         return stream
