@@ -244,8 +244,9 @@ def main(argv: list[str]) -> None:
         results["peak_rss_mb"] = {"egress_after_all_runs": hwm_mb(egress.pid)}
         stop(egress)
         flat: dict[str, float] = {}
-        # a fresh server per size; then the same with DuckDB's block cache bounded (memory_limit)
-        for setting, tag in (("", ""), ('memory_limit = "64MB"', "_cache64mb")):
+        # a fresh server per size; then the same with every query on the main instance, whose
+        # block cache grows with what it scanned (the default runs pure streams on a small one)
+        for setting, tag in (("", ""), ('stream_memory_limit = "off"', "_one_instance")):
             for label, rows in (("500k", 500_000), ("all", None)):
                 egress, pg_port, flight_port = start_egress(home, setting)
                 q = "SELECT * FROM companies" + (f" LIMIT {rows}" if rows else "")
@@ -254,7 +255,7 @@ def main(argv: list[str]) -> None:
                 stop(egress)
         results["peak_rss_mb"].update({f"egress_{k}_rows": v for k, v in flat.items()})
         ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]
-        ratios["same, warehouse.memory_limit = 64MB"] = flat["all_cache64mb"] / flat["500k_cache64mb"]
+        ratios["same, warehouse.stream_memory_limit = off"] = flat["all_one_instance"] / flat["500k_one_instance"]
         anchor = {"500k": _ceiling_rss(500_000), "all": _ceiling_rss(None)}
         results["peak_rss_mb"].update({"duckdb_alone_500k_rows": anchor["500k"], "duckdb_alone_all_rows": anchor["all"]})
         ratios["anchor: DuckDB alone, peak RSS all rows / 500k rows"] = anchor["all"] / anchor["500k"]
