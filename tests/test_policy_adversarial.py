@@ -285,6 +285,7 @@ def test_streaming_instance_is_small_and_locked_down_like_the_main_one(app) -> N
 
     assert run("SELECT current_setting('memory_limit')", True) != run("SELECT current_setting('memory_limit')", False)
     assert run("SELECT count(*) FROM curated.companies", True) == run("SELECT count(*) FROM curated.companies", False)
+    assert run("SELECT current_setting('temp_directory')", True) == [("",)]  # never spills into the cwd
     for sql, says in (("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
                       ("SET memory_limit = '8GB'", "configuration has been locked"),
                       ("SET enable_external_access = true", "configuration has been locked"),

@@ -176,6 +176,8 @@ class Warehouse:
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "preserve_insertion_order": settings.preserve_insertion_order,
+            # a stream never spills; an in-memory instance would otherwise spill to ./.tmp
+            "temp_directory": settings.temp_directory or "",
         }
         if settings.threads:
             config["threads"] = settings.threads
