@@ -353,7 +353,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
     n = len(columns[0]) if columns else 0
     size = np.full(n, 2, dtype=np.int64)
     parts: list[np.ndarray | pa.Array] = [np.frombuffer(struct.pack("!h", len(columns)), np.uint8)]
-    for column, is_binary in zip(columns, binary):
+    for column, is_binary in zip(columns, binary, strict=True):
         block = fixed_block(column) if is_binary and column.null_count == 0 else None
         if block is not None:
             size += 4 + block.shape[1]

@@ -22,7 +22,7 @@ def dictionary_columns(sample: pa.Table) -> list[str]:
     names, domains, descriptions, timestamps) that is encoding work thrown away. Deciding up
     front wrote the 2.5M-row companies export 17% faster and 12% smaller."""
     chosen = []
-    for name, column in zip(sample.column_names, sample.columns):
+    for name, column in zip(sample.column_names, sample.columns, strict=True):
         present = len(column) - column.null_count
         if present == 0 or pc.count_distinct(column).as_py() <= DICTIONARY_MAX_RATIO * present:
             chosen.append(name)
