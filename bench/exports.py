@@ -209,27 +209,40 @@ def main(argv: list[str]) -> None:
     w = str(path)
     rows: list[dict[str, Any]] = []
 
+    Spec = tuple[str, str, str, "int | None", "str | None"]  # label, kind, format, limit, compression
+
+    def measure_together(*specs: Spec) -> list[dict[str, Any]]:
+        """Median of REPEATS runs of each spec, the specs taking turns (A B A B A B): a slow
+        minute on this machine then slows the anchor and egress alike, instead of whichever
+        happened to run in it. Peak RSS: the max over the runs."""
+        runs: list[list[dict[str, Any]]] = [[] for _ in specs]
+        for _ in range(REPEATS):
+            for i, (_, kind, fmt, limit, comp) in enumerate(specs):
+                runs[i].append(_run_child(kind, fmt, str(limit) if limit else "all", comp or "none", w))
+        out = []
+        for (label, *_), mine in zip(specs, runs, strict=True):
+            mine.sort(key=lambda x: x["seconds"])
+            r = dict(mine[len(mine) // 2])
+            r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in mine)
+            r["all_seconds"] = [round(x["seconds"], 3) for x in mine]
+            r.update(label=label, rows_per_s=r["rows"] / r["seconds"], mb_per_s=r["bytes"] / r["seconds"] / 1e6)
+            rows.append(r)
+            print(f"  {label:<34} {r['rows']:>10,} rows {r['seconds']:>7.2f}s {r['rows_per_s']:>11,.0f} rows/s "
+                  f"{r['mb_per_s']:>7.1f} MB/s  peak {r['peak_rss_mb']:>6.0f} MB", file=sys.stderr)
+            out.append(r)
+        return out
+
     def measure(label: str, kind: str, fmt: str, limit: int | None, comp: str | None = None) -> dict[str, Any]:
-        # median of REPEATS runs (this machine's timings vary by 20-30% run to run); peak RSS: the max
-        runs = [_run_child(kind, fmt, str(limit) if limit else "all", comp or "none", w) for _ in range(REPEATS)]
-        runs.sort(key=lambda x: x["seconds"])
-        r = dict(runs[len(runs) // 2])
-        r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
-        r["all_seconds"] = [round(x["seconds"], 3) for x in runs]
-        r.update(label=label, rows_per_s=r["rows"] / r["seconds"], mb_per_s=r["bytes"] / r["seconds"] / 1e6)
-        rows.append(r)
-        print(f"  {label:<34} {r['rows']:>10,} rows {r['seconds']:>7.2f}s {r['rows_per_s']:>11,.0f} rows/s "
-              f"{r['mb_per_s']:>7.1f} MB/s  peak {r['peak_rss_mb']:>6.0f} MB", file=sys.stderr)
-        return r
+        return measure_together((label, kind, fmt, limit, comp))[0]
 
     ratios: dict[str, float] = {}
     for fmt in ("parquet", "csv", "ndjson"):
-        d = measure(f"duckdb COPY {fmt}", "duckdb", fmt, None)
-        e = measure(f"egress {fmt}", "egress", fmt, None)
+        d, e = measure_together((f"duckdb COPY {fmt}", "duckdb", fmt, None, None),
+                                (f"egress {fmt}", "egress", fmt, None, None))
         ratios[f"{fmt} vs duckdb COPY"] = e["rows_per_s"] / d["rows_per_s"]
     for comp in ("gzip", "zstd"):
-        d = measure(f"duckdb COPY csv {comp}", "duckdb", "csv", None, comp)
-        e = measure(f"egress csv {comp}", "egress", "csv", None, comp)
+        d, e = measure_together((f"duckdb COPY csv {comp}", "duckdb", "csv", None, comp),
+                                (f"egress csv {comp}", "egress", "csv", None, comp))
         ratios[f"csv {comp} vs duckdb COPY"] = e["rows_per_s"] / d["rows_per_s"]
     small = 500_000 if not quick else 20_000
     for fmt in ("csv", "parquet"):
