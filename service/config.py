@@ -8,6 +8,7 @@ reports each problem as "file: key.path: what is wrong (fix: ...)".
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -53,7 +54,7 @@ class WarehouseConfig(_Strict):
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads (default: all cores).")
     memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '2GB'.")
     stream_memory_limit: str = Field(
-        "64MB", pattern=r"(?i)^(off|\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib))$",
+        "64MB",
         description="Memory limit of the DuckDB instance that runs pure streams (scans, filters, "
                     "LIMIT) so streaming any number of rows keeps memory flat, e.g. '64MB'; 'off': "
                     "every query on the main instance.",
@@ -62,6 +63,13 @@ class WarehouseConfig(_Strict):
         True, description="Keep view order in unordered results (false: less memory, any order)."
     )
     batch_rows: int = Field(32_768, ge=1024, description="Rows per Arrow batch streamed from DuckDB.")
+
+    @field_validator("stream_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not re.fullmatch(r"(?i)off|\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", value.strip()):
+            raise ValueError("must be a memory size such as '64MB' or '1GB', or 'off'")
+        return value.strip()
 
 
 class FlightConfig(_Strict):
