@@ -162,26 +162,13 @@ def raw_flight(table: pa.Table) -> Callable[[], int]:
 
 
 def pgwire_paths(port: int, query: str) -> dict[str, Callable[[], int]]:
-    import adbc_driver_postgresql.dbapi as pg_adbc
-    import psycopg
+    """egress's two best PostgreSQL-wire paths, the same clients `python -m bench pgwire` runs."""
+    from bench.pgwire import clients
 
-    url = f"postgresql://carol:carol@127.0.0.1:{port}/egress"
-
-    def adbc_pg() -> int:
-        with pg_adbc.connect(url) as conn, conn.cursor() as cur:
-            cur.execute(query)
-            return cur.fetch_arrow_table().num_rows
-
-    def psycopg_binary() -> int:
-        with psycopg.connect(url) as conn:
-            cur = conn.cursor(binary=True)
-            cur.execute(query)
-            n = 0
-            while rows := cur.fetchmany(50_000):
-                n += len(rows)
-            return n
-
-    return {"pgwire adbc-driver-postgresql fetch_arrow_table": adbc_pg, "pgwire psycopg SELECT (binary)": psycopg_binary}
+    dsn = f"host=127.0.0.1 port={port} user=carol password=carol dbname=egress"
+    paths = clients(dsn, f"postgresql://carol:carol@127.0.0.1:{port}/egress", query)
+    return {f"pgwire {name}": paths[name]
+            for name in ("adbc-driver-postgresql fetch_arrow_table", "psycopg SELECT (binary)")}
 
 
 def prepared_latency(uri: str, n: int = 200) -> dict[str, float]:
