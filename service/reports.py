@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow as pa
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
@@ -75,61 +75,51 @@ def market_overview(app: Any, principal: Any, target: Path, cancel: Any = None) 
     story.append(Paragraph(f"Tenant {principal.tenant} · prepared for {principal.user} · "
                            f"{now.strftime('%Y-%m-%d %H:%M UTC')}", styles["note"]))
 
-    def stop_if_cancelled() -> None:
+    def section(title: str, sql: str, render: Callable[[list[dict[str, Any]]], list[Any]],
+                lacking: str = "columns") -> pa.Table | None:
+        """A heading, then the rendered answer, or a note when the role cannot see the data."""
+        story.append(Paragraph(title, styles["h"]))
+        table = _query(app, principal, sql)
+        if table is not None and table.num_rows:
+            story.extend(render(table.to_pylist()))
+        else:
+            story.append(Paragraph(f"Not available with your role's {lacking}.", styles["note"]))
         if cancel is not None and cancel.is_set():
             raise QueryCanceled("canceling report due to user request")
+        return table
 
-    rows = 0
-    kpis = _query(app, principal, "SELECT count(*) AS companies, sum(employee_count) AS employees, "
-                                  "round(avg(employee_count), 1) AS avg_employees, count(DISTINCT industry) AS industries, "
-                                  "count(DISTINCT country) AS countries FROM companies")
-    story.append(Paragraph("Key figures", styles["h"]))
-    if kpis is not None and kpis.num_rows:
-        k = kpis.to_pylist()[0]
-        rows = int(k["companies"] or 0)
+    def key_figures(rows: list[dict[str, Any]]) -> list[Any]:
+        k = rows[0]
         cells = [["Companies", "Employees", "Average headcount", "Industries", "Countries"],
                  [f"{k['companies']:,}", f"{int(k['employees'] or 0):,}", f"{float(k['avg_employees'] or 0):,.1f}",
                   f"{k['industries']:,}", f"{k['countries']:,}"]]
-        story.append(_table(cells, [3.2 * cm, 3.4 * cm, 3.9 * cm, 3.5 * cm, 3.5 * cm], big=True))
-    else:
-        story.append(Paragraph("Not available with your role's columns.", styles["note"]))
-    stop_if_cancelled()
+        return [_table(cells, [3.2 * cm, 3.4 * cm, 3.9 * cm, 3.5 * cm, 3.5 * cm], big=True)]
 
-    story.append(Paragraph("Companies by industry", styles["h"]))
-    industries = _query(app, principal, "SELECT industry, count(*) AS n FROM companies WHERE industry IS NOT NULL "
-                                        "GROUP BY industry ORDER BY n DESC, industry LIMIT 12")
-    if industries is not None and industries.num_rows:
-        story.append(_bars([r["industry"] for r in industries.to_pylist()],
-                           [r["n"] for r in industries.to_pylist()]))
-    else:
-        story.append(Paragraph("Not available with your role's columns.", styles["note"]))
-    stop_if_cancelled()
-
-    story.append(Paragraph("Growth trends (company_metrics)", styles["h"]))
-    trends = _query(app, principal, "SELECT metric, metric_date, avg(value) AS average FROM company_metrics "
-                                    "WHERE metric IN ('headcount', 'job_postings', 'web_traffic') "
-                                    "GROUP BY metric, metric_date ORDER BY metric, metric_date")
-    if trends is not None and trends.num_rows:
+    def trend_lines(rows: list[dict[str, Any]]) -> list[Any]:
         by_metric: dict[str, list[tuple[Any, float]]] = {}
-        for r in trends.to_pylist():
+        for r in rows:
             by_metric.setdefault(r["metric"], []).append((r["metric_date"], float(r["average"] or 0)))
-        for metric, points in sorted(by_metric.items()):
-            story.append(_line(f"average {metric.replace('_', ' ')} per company", points))
-    else:
-        story.append(Paragraph("Not available with your role's views.", styles["note"]))
-    stop_if_cancelled()
+        return [_line(f"average {metric.replace('_', ' ')} per company", points)
+                for metric, points in sorted(by_metric.items())]
 
-    story.append(Paragraph("Top companies by headcount", styles["h"]))
-    top = _query(app, principal, "SELECT name, industry, country, employee_count FROM companies "
-                                 "WHERE employee_count IS NOT NULL ORDER BY employee_count DESC, name LIMIT 15")
-    if top is not None and top.num_rows:
+    def top_companies(rows: list[dict[str, Any]]) -> list[Any]:
         cells = [["Company", "Industry", "Country", "Employees"]] + [
             [_cut(r["name"], 40), r["industry"] or "", r["country"] or "", f"{r['employee_count']:,}"]
-            for r in top.to_pylist()]
-        story.append(_table(cells, [7 * cm, 3.5 * cm, 3.5 * cm, 2.5 * cm]))
-    else:
-        story.append(Paragraph("Not available with your role's columns.", styles["note"]))
-    stop_if_cancelled()
+            for r in rows]
+        return [_table(cells, [7 * cm, 3.5 * cm, 3.5 * cm, 2.5 * cm])]
+
+    kpis = section("Key figures", "SELECT count(*) AS companies, sum(employee_count) AS employees, "
+                   "round(avg(employee_count), 1) AS avg_employees, count(DISTINCT industry) AS industries, "
+                   "count(DISTINCT country) AS countries FROM companies", key_figures)
+    rows = int(kpis.column("companies")[0].as_py() or 0) if kpis is not None and kpis.num_rows else 0
+    section("Companies by industry", "SELECT industry, count(*) AS n FROM companies WHERE industry IS NOT NULL "
+            "GROUP BY industry ORDER BY n DESC, industry LIMIT 12",
+            lambda found: [_bars([r["industry"] for r in found], [r["n"] for r in found])])
+    section("Growth trends (company_metrics)", "SELECT metric, metric_date, avg(value) AS average "
+            "FROM company_metrics WHERE metric IN ('headcount', 'job_postings', 'web_traffic') "
+            "GROUP BY metric, metric_date ORDER BY metric, metric_date", trend_lines, lacking="views")
+    section("Top companies by headcount", "SELECT name, industry, country, employee_count FROM companies "
+            "WHERE employee_count IS NOT NULL ORDER BY employee_count DESC, name LIMIT 15", top_companies)
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=1.6 * cm, rightMargin=1.6 * cm, topMargin=1.5 * cm,
