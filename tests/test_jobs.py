@@ -62,6 +62,16 @@ def _wait(conn: psycopg.Connection, job_id: str, states=("succeeded", "failed", 
         time.sleep(0.1)
 
 
+def _running_with_rows(conn: psycopg.Connection, job_id: str, timeout: float = 30) -> dict:
+    """The job once it is running and has written rows (or as it is when the time is up)."""
+    job = _wait(conn, job_id, states=("running",))
+    deadline = time.monotonic() + timeout
+    while job["rows_done"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = _job(conn, job_id)
+    return job
+
+
 def _async(conn: psycopg.Connection, sql: str) -> str:
     notices = _notices(conn)
     conn.execute(sql)
@@ -142,11 +152,7 @@ def test_cancel_by_sql_removes_partial_files(jobs_gw) -> None:  # type: ignore[n
     gw, home = jobs_gw
     with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
         job_id = _async(conn, f"COPY ({BIG}) TO 'big.csv' (ASYNC)")
-        job = _wait(conn, job_id, states=("running",))
-        deadline = time.monotonic() + 30
-        while job["rows_done"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            job = _job(conn, job_id)
+        job = _running_with_rows(conn, job_id)
         assert job["state"] == "running" and job["rows_done"] > 0, job
         assert conn.execute("SELECT egress.cancel_job(%s)", (job_id,)).fetchone()[0] in ("running", "cancelled")
         job = _wait(conn, job_id)
@@ -281,11 +287,7 @@ def test_kill_9_mid_export_fails_the_job_and_leaves_nothing_final(egress_home, t
     area = tmp_path / "home" / "exports" / "carol"
     with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
         job_id = _async(conn, f"COPY ({BIG}) TO 'crash.csv' (ASYNC)")
-        job = _wait(conn, job_id, states=("running",))
-        deadline = time.monotonic() + 30
-        while job["rows_done"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            job = _job(conn, job_id)
+        _running_with_rows(conn, job_id)  # rows are on disk under the partial name
     assert any(".partial-" in p.name for p in area.iterdir())
     os.kill(gw.process.pid, signal.SIGKILL)
     gw.process.wait()
