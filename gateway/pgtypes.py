@@ -185,8 +185,9 @@ def text_strings(arr: pa.Array) -> pa.Array:
 
 
 # -- binary format ------------------------------------------------------------------------------
-def _fixed(values: np.ndarray, width: int, validity: pa.Array) -> pa.Array:
-    out = block_values(values, width)
+def _fixed(block: np.ndarray, validity: pa.Array) -> pa.Array:
+    """The rows of a fixed_block() as binary values, NULL where ``validity`` is."""
+    out = block_values(block)
     if validity.null_count:
         out = pc.if_else(pc.is_valid(validity), out, pa.scalar(None, pa.binary()))
     return out
@@ -290,7 +291,7 @@ def binary_values(arr: pa.Array) -> pa.Array:
         return pc.cast(arr, pa.binary())
     block = fixed_block(arr)
     if block is not None:
-        return _fixed(block, block.shape[1], arr)
+        return _fixed(block, arr)
     if oid == NUMERIC:
         return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
     if oid == UUID:
@@ -303,14 +304,9 @@ def binary_values(arr: pa.Array) -> pa.Array:
 
 
 # -- DataRow assembly ---------------------------------------------------------------------------
-_D = pa.scalar(b"D", pa.binary())
-
-
-def block_values(block: np.ndarray, width: int | None = None) -> pa.Array:
-    """The rows of an (n, width) uint8 block (or of any array of ``width``-byte items) as
-    binary values."""
-    width = block.shape[1] if width is None else width
-    n = len(block)
+def block_values(block: np.ndarray) -> pa.Array:
+    """The rows of an (n, width) uint8 block as binary values."""
+    n, width = block.shape
     raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(block))])
     return pc.cast(raw, pa.binary())
 
@@ -318,10 +314,6 @@ def block_values(block: np.ndarray, width: int | None = None) -> pa.Array:
 def _words(values: np.ndarray) -> np.ndarray:
     """Big-endian int32 words as an (n, 4) uint8 block."""
     return values.astype(">i4").view(np.uint8).reshape(-1, 4)
-
-
-def _prefix(lengths: np.ndarray) -> pa.Array:
-    return block_values(_words(lengths), 4)
 
 
 def byte_lengths(values: pa.Array) -> np.ndarray:
@@ -375,7 +367,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
             continue
         if run:
             block = np.hstack(run) if len(run) > 1 else run[0]
-            pieces.append(block_values(block, block.shape[1]))
+            pieces.append(block_values(block))
             run = []
         if part is not None:
             pieces.append(part)
