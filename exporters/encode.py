@@ -8,6 +8,7 @@ is one contiguous UTF-8 buffer that writers hand to the sink as is (``joined_byt
 from __future__ import annotations
 
 import json
+import re
 from typing import Sequence
 
 import pyarrow as pa
@@ -159,6 +160,30 @@ def may_contain(arr: pa.Array, chars: bytes) -> bool:
         return False
     raw = data.to_pybytes()
     return any(raw.find(bytes((c,))) >= 0 for c in chars)
+
+
+def quote_all(text: pa.Array) -> pa.Array:
+    """Every value in double quotes, inner quotes doubled (CSV; NULL stays NULL)."""
+    return pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+
+
+def needs_quotes(text: pa.Array, delimiter: str, *, empty: bool = False) -> pa.Array | None:
+    """Which values CSV must quote: those holding the delimiter, a quote or a line break (and,
+    with ``empty``, empty strings, where empty text means NULL); None when no value does.
+
+    One scan of the column's bytes rules out most columns before any per-value regex."""
+    has_empty = empty and pc.min(pc.binary_length(text)).as_py() == 0
+    if not has_empty and not may_contain(text, (delimiter + '"\r\n').encode("utf-8")):
+        return None
+    needs = pc.match_substring_regex(text, "[" + re.escape(delimiter) + '"\\r\\n]')
+    if empty:
+        needs = pc.or_(needs, pc.equal(text, ""))
+    return needs if pc.any(needs).as_py() else None
+
+
+def quote_where(text: pa.Array, needs: pa.Array | None) -> pa.Array:
+    """CSV's minimal quoting, given needs_quotes()."""
+    return text if needs is None else pc.if_else(needs, quote_all(text), text)
 
 
 def join_rows(pieces: Sequence[pa.Array | str]) -> pa.Array:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import joined_bytes, may_contain
+from exporters.encode import joined_bytes, may_contain, needs_quotes, quote_where
 from gateway.pgtypes import block_values, byte_lengths, field_rows, message_heads, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
@@ -91,17 +91,8 @@ class CopyEncoder:
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
             return pc.fill_null(text, self.null)
         if self.format == "csv":
-            # a value is quoted when it holds the delimiter, a quote or a line break, or when it is
-            # empty and empty means NULL; one scan of the column's bytes rules most columns out
-            empty = self.null == "" and (pc.min(pc.binary_length(text)).as_py() == 0)
-            if empty or may_contain(text, self._specials):
-                needs = pc.match_substring_regex(text, f'[{re.escape(self.delimiter)}"\\r\\n]')
-                if self.null == "":
-                    needs = pc.or_(needs, pc.equal(text, ""))
-                if pc.any(needs).as_py():
-                    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-                    text = pc.if_else(needs, quoted, text)
-            return pc.fill_null(text, self.null)
+            # an empty string is quoted when empty text means NULL
+            return pc.fill_null(quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == "")), self.null)
         # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
         special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
         if may_contain(text, special.encode("utf-8")):
@@ -112,10 +103,6 @@ class CopyEncoder:
             if self.delimiter != "\t":
                 text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
         return pc.fill_null(text, self.null)
-
-    @property
-    def _specials(self) -> bytes:
-        return (self.delimiter + '"\r\n').encode("utf-8")
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         """The batch as CopyData messages, one per row, back to back.

@@ -5,14 +5,13 @@ Rows are built column-wise with pyarrow compute and written as one buffer per ba
 
 from __future__ import annotations
 
-import re
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.base import FormatSpec, register
-from exporters.encode import joined_bytes, may_contain, to_text
+from exporters.encode import joined_bytes, needs_quotes, quote_all, quote_where, to_text
 from exporters.options import CsvOptions, date_patterns
 from sql.errors import InvalidParameterValue
 
@@ -21,8 +20,6 @@ class CsvWriter:
     def __init__(self, sink: BinaryIO, schema: pa.Schema, options: CsvOptions) -> None:
         self.sink, self.schema, self.o = sink, schema, options
         self.date_pattern, self.ts_pattern = date_patterns(options.date_format)
-        self._needs_quote = "[" + re.escape(options.delimiter) + '"\\r\\n]'
-        self._specials = (options.delimiter + '"\r\n').encode("utf-8")
         # numbers never need quotes; dates only when a custom pattern could contain anything
         self._patterned_dates = options.date_format not in ("iso", "us", "eu", "full")
         if options.bom:
@@ -36,21 +33,14 @@ class CsvWriter:
     def _quote(self, text: pa.Array) -> pa.Array:
         mode = self.o.quoting
         if mode == "all":
-            return pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-        if not may_contain(text, self._specials):
-            return text
-        needs = pc.match_substring_regex(text, self._needs_quote)
-        if mode == "none":
-            if pc.any(needs).as_py():
-                raise InvalidParameterValue(
-                    "a value contains the delimiter, a quote or a line break",
-                    hint="use quoting=minimal (the default) or quoting=all",
-                )
-            return text
-        if not pc.any(needs).as_py():
-            return text
-        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-        return pc.if_else(needs, quoted, text)
+            return quote_all(text)
+        needs = needs_quotes(text, self.o.delimiter)
+        if mode == "none" and needs is not None:
+            raise InvalidParameterValue(
+                "a value contains the delimiter, a quote or a line break",
+                hint="use quoting=minimal (the default) or quoting=all",
+            )
+        return quote_where(text, needs)
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
