@@ -121,6 +121,18 @@ class EngineSettings:
 STREAM_CATALOG = "warehouse"
 
 
+def _engine_config(settings: EngineSettings) -> dict[str, str | bool | int]:
+    """What both instances are opened with: no extension auto-loading, the same order and threads."""
+    config: dict[str, str | bool | int] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "preserve_insertion_order": settings.preserve_insertion_order,
+    }
+    if settings.threads:
+        config["threads"] = settings.threads
+    return config
+
+
 def _lock(db: duckdb.DuckDBPyConnection) -> None:
     """No more configuration changes on this instance, from anyone (cursors inherit it)."""
     if not db.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
@@ -142,15 +154,8 @@ class Warehouse:
 
     def __init__(self, path: Path, settings: EngineSettings = EngineSettings()) -> None:
         self.path = path
-        config: dict[str, str | bool | int] = {
-            "access_mode": "READ_ONLY",
-            "enable_external_access": False,
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "preserve_insertion_order": settings.preserve_insertion_order,
-        }
-        if settings.threads:
-            config["threads"] = settings.threads
+        config = _engine_config(settings)
+        config.update(access_mode="READ_ONLY", enable_external_access=False)
         if settings.memory_limit:
             config["memory_limit"] = settings.memory_limit
         if settings.temp_directory:
@@ -163,24 +168,19 @@ class Warehouse:
             apply_views(path)
             self._db = duckdb.connect(str(path), read_only=True, config=config)
         _lock(self._db)
-        self._stream_db = self._open_streaming(path, settings) if settings.stream_memory_limit else None
+        limit = settings.stream_memory_limit
+        self._stream_db = self._open_streaming(path, settings, limit) if limit else None
         self.catalog = load_catalog(self._db)
         self._lock = threading.Lock()
 
     @staticmethod
-    def _open_streaming(path: Path, settings: EngineSettings) -> duckdb.DuckDBPyConnection:
+    def _open_streaming(path: Path, settings: EngineSettings, memory_limit: str) -> duckdb.DuckDBPyConnection:
         """The streaming instance: in memory, the warehouse ATTACHed read-only, then the same
         lockdown as the main instance (external access off, configuration locked)."""
-        config: dict[str, str | bool | int] = {
-            "memory_limit": settings.stream_memory_limit or "64MB",
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "preserve_insertion_order": settings.preserve_insertion_order,
-            # a stream never spills; an in-memory instance would otherwise spill to ./.tmp
-            "temp_directory": settings.temp_directory or "",
-        }
-        if settings.threads:
-            config["threads"] = settings.threads
+        config = _engine_config(settings)
+        config["memory_limit"] = memory_limit
+        # a stream never spills; an in-memory instance would otherwise spill to ./.tmp
+        config["temp_directory"] = settings.temp_directory or ""
         db = duckdb.connect(":memory:", config=config)
         try:
             quoted = str(path).replace("'", "''")
