@@ -84,9 +84,6 @@ def chunk_name(target: Path, index: int) -> Path:
 BYTE_CHUNK_SLICE = 256  # rows per write when splitting by bytes: how far a chunk may overshoot
 
 
-ENCODE_THREADS = 2  # this machine's cores; encoding is pyarrow kernels and zlib, both GIL-free
-
-
 PREFETCH = 2  # batches DuckDB may run ahead of the writer
 
 
@@ -238,15 +235,15 @@ def run_export(
         wrote(rows, edge)
 
     # writers that encode batch by batch (CSV, NDJSON) run in parallel and write in the background
-    background = getattr(spec.open, "encode", None) is not None and ENCODE_THREADS > 1
+    background = getattr(spec.open, "encode", None) is not None and base.ENCODE_THREADS > 1
     pool: ThreadPoolExecutor | None = None
     pending: deque[tuple[Future[Any], int, bool]] = deque()
     try:
         start()
         assert writer is not None
         encode = getattr(writer, "encode", None)
-        if encode is not None and ENCODE_THREADS > 1:
-            pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="egress-encode")
+        if encode is not None and base.ENCODE_THREADS > 1:
+            pool = ThreadPoolExecutor(base.ENCODE_THREADS, thread_name_prefix="egress-encode")
         for batch, boundary in _slices(prefetch(batches), chunk_rows, chunk_bytes):
             if cancel is not None and cancel.is_set():
                 raise QueryCanceled("canceling export due to user request")
@@ -254,7 +251,7 @@ def run_export(
                 # Encode (and gzip) on worker threads, write in order: at most a few batches in
                 # flight, so memory stays bounded whatever the result's size.
                 pending.append((pool.submit(_encode_block, encode, block_compress, batch), batch.num_rows, boundary))
-                while pending and (len(pending) > ENCODE_THREADS + 1 or pending[0][0].done()):
+                while pending and (len(pending) > base.ENCODE_THREADS + 1 or pending[0][0].done()):
                     write_next()
                 continue
             if current is None:
