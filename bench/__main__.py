@@ -9,7 +9,10 @@ def main() -> None:
         print(__doc__)
         print("benchmarks: exports, pgwire, flight")
         return
-    if args[0] == "child":
+    if args[0] == "child":  # an export as `egress export` runs it, process settings included
+        from gateway.main import process_defaults
+
+        process_defaults()
         from bench.exports import child_main
 
         child_main(args[1:])

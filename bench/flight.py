@@ -43,7 +43,7 @@ def start_egress(home: Path, warehouse: str = "") -> tuple[subprocess.Popen[str]
     config.write_text(f'home = "{home}"\n[warehouse]\npath = "{WAREHOUSE}"\ndemo = false\n{warehouse}\n'
                       '[roles.manager]\n[users.carol]\ntenant = "acme"\nrole = "manager"\n'
                       f'password = "{DEMO_VERIFIERS["carol"]}"\n')
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "--config", str(config), "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", "0",
                              "--flight-port", "0", "--log-level", "WARNING"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None

@@ -29,7 +29,7 @@ class EgressHome:
 
 def run_egress(home: EgressHome, *args: str, input: str | None = None, cwd: Path | None = None,
                timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    cmd = [EGRESS] if EGRESS else [sys.executable, "-m", "gateway.cli"]
+    cmd = [EGRESS] if EGRESS else [sys.executable, "-m", "gateway"]
     return subprocess.run(cmd + list(args), input=input, capture_output=True, text=True,
                           env=home.env(**env), cwd=cwd, timeout=timeout)
 

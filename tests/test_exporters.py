@@ -74,6 +74,65 @@ def test_parquet_matches_duckdb(app, tmp_path) -> None:  # type: ignore[no-untyp
     assert "contact_email" in got.schema.names  # carol is a manager
 
 
+def test_parquet_row_groups_encoded_apart_make_one_file_other_readers_trust(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Row groups are encoded on worker threads as files of their own and stitched together
+    # under one merged footer: every group's byte offsets must point at its own pages.
+    order = ["company_id", "metric_date", "metric"]
+    req = ExportRequest(view="company_metrics", sort=order, limit=10_000)
+    outcome = _export(app, tmp_path, "parquet", req=req, options={"row_group_size": 1024})
+    truth = _truth(app, outcome)
+    path = tmp_path / "out.parquet"
+    reader = pq.ParquetFile(path)
+    meta = reader.metadata
+    assert meta.num_rows == truth.num_rows == 10_000
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == \
+        [1024] * (truth.num_rows // 1024) + ([truth.num_rows % 1024] if truth.num_rows % 1024 else [])
+    start = 0
+    for i in range(meta.num_row_groups):  # each group on its own, through its own offsets
+        group = reader.read_row_group(i)
+        assert group.equals(truth.slice(start, group.num_rows).cast(group.schema)), i
+        start += group.num_rows
+    def first_page(group):  # type: ignore[no-untyped-def]
+        columns = [group.column(j) for j in range(group.num_columns)]
+        return min(c.dictionary_page_offset if c.has_dictionary_page else c.data_page_offset for c in columns)
+
+    offsets = [first_page(meta.row_group(i)) for i in range(meta.num_row_groups)]
+    assert offsets == sorted(offsets) and offsets[0] == 4 and offsets[-1] < path.stat().st_size
+    # DuckDB's reader is independent of pyarrow's writer and reader
+    import duckdb
+
+    con = duckdb.connect()
+    groups = con.execute("SELECT row_group_id, row_group_num_rows, min(coalesce(dictionary_page_offset, data_page_offset)) "
+                         "FROM parquet_metadata(?) "
+                         "GROUP BY ALL ORDER BY 1", [str(path)]).fetchall()
+    assert [g[0] for g in groups] == list(range(meta.num_row_groups))
+    assert [g[2] for g in groups] == offsets
+    read = con.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY {', '.join(order)}").to_arrow_table()
+    assert read.equals(truth.cast(read.schema))
+
+    chunked = _export(app, tmp_path, "parquet", req=req, options={"row_group_size": 1024}, chunk_rows=1500,
+                      output=tmp_path / "chunks.parquet")
+    back = pa.concat_tables([pq.read_table(tmp_path / f.name) for f in chunked.result.files])
+    assert [f.rows for f in chunked.result.files][:-1] == [1500] * (len(chunked.result.files) - 1)
+    assert back.equals(truth.cast(back.schema))
+
+
+def test_parquet_footer_decodes_and_encodes_back_to_the_same_bytes() -> None:
+    from exporters.formats import parquet_footer
+
+    table = pa.table({"n": pa.array([1, None, 3] * 400, pa.int64()), "s": ["a", "b\u00e9", None] * 400,
+                      "b": [True, False, None] * 400, "d": pa.array([1.5, None, -2.0] * 400)})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=500, compression="zstd")
+    data = memoryview(sink.getvalue())
+    length = int.from_bytes(data[-8:-4], "little")
+    chunks, footer = parquet_footer.split(data)
+    assert parquet_footer.encode(footer) == bytes(data[-8 - length:-8])
+    assert len(parquet_footer.row_groups(footer)) == 3 and len(chunks) == len(data) - 12 - length
+    with pytest.raises(ValueError, match="not a Parquet file"):
+        parquet_footer.split(memoryview(b"PAR1 not a footer"))
+
+
 def test_parquet_partitioned_hive_layout(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
     outcome = _export(app, tmp_path, "parquet", options={"partition_by": ["industry"]})
     root = tmp_path / "out"
