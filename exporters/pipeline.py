@@ -244,7 +244,10 @@ def run_export(
         encode = getattr(writer, "encode", None)
         if encode is not None and base.ENCODE_THREADS > 1:
             pool = ThreadPoolExecutor(base.ENCODE_THREADS, thread_name_prefix="egress-encode")
-        for batch, boundary in _slices(prefetch(batches), chunk_rows, chunk_bytes):
+        # a writer that encodes on threads of its own (Parquet) needs no prefetch: DuckDB's
+        # scan runs while the workers encode, and the batches a prefetch holds are memory
+        depth = getattr(spec.open, "prefetch", PREFETCH)
+        for batch, boundary in _slices(prefetch(batches, depth) if depth else batches, chunk_rows, chunk_bytes):
             if cancel is not None and cancel.is_set():
                 raise QueryCanceled("canceling export due to user request")
             if pool is not None:

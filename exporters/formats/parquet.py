@@ -67,6 +67,10 @@ class ParquetWriter:
     at a time took 0.95 s. Memory: at most IN_FLIGHT row groups wait on the workers, plus the
     one being gathered."""
 
+    # Batches straight from DuckDB, no prefetch thread (pipeline.py): interleaved with DuckDB's
+    # COPY, 0.97x of its speed without one and 0.92x with one, and 25-40 MB less memory.
+    prefetch = 0
+
     def __init__(self, sink: BinaryIO, schema: pa.Schema, options: ParquetOptions) -> None:
         self.sink, self.schema = sink, schema
         self.codec = options.codec
