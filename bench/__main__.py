@@ -12,7 +12,7 @@ def main() -> None:
     if args[0] == "child":  # an export as `egress export` runs it, process settings included
         from gateway.main import process_defaults
 
-        process_defaults()
+        process_defaults(serving=False)
         from bench.exports import child_main
 
         child_main(args[1:])
