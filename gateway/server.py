@@ -51,6 +51,7 @@ class GatewayServer:
         self._pids = itertools.count(1000)
         self.metrics = Metrics()
         self._server: asyncio.base_events.Server | None = None
+        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=1 << 20)
@@ -64,15 +65,27 @@ class GatewayServer:
             await self._server.serve_forever()
 
     async def close(self) -> None:
+        """Stop listening, cancel every session's query, end the connections, then the workers.
+
+        The connections end before the worker threads go: each one closes its session on a
+        worker, and on Python 3.11 wait_closed() does not wait for the connections."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
         for session in list(self.sessions.values()):
             session.cancel()
+        for writer in self._clients.values():
+            writer.transport.abort()  # the connection's read ends, and it closes its session
+        if self._clients:
+            await asyncio.wait(list(self._clients), timeout=CLOSE_WAIT_S)
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.shadows.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients[task] = writer
+        task.add_done_callback(lambda done: self._clients.pop(done, None))  # type: ignore[arg-type]
         pid = next(self._pids)
         writer.transport.set_write_buffer_limits(high=4 << 20)  # let the kernel keep sending
         session = Session(self.app, self.shadows, pid, secrets.randbits(31), metrics=self.metrics)
@@ -188,6 +201,7 @@ class GatewayServer:
 
 
 COALESCE = 256 * 1024  # small outputs travel together: one thread hop, one write
+CLOSE_WAIT_S = 5.0  # how long a stopping server waits for its connections to end
 
 
 def _gather(chunks: Iterator[bytes]) -> object:

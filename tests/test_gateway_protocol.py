@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import socket
 import struct
 import time
@@ -194,6 +195,33 @@ def test_client_that_disconnects_mid_result_frees_its_query(egress_home) -> None
             assert again.execute("SELECT 1").fetchone() == (1,)
     finally:
         stop_gateway(gw)
+
+
+def test_stopping_with_connections_open_ends_them_cleanly(egress_home) -> None:  # type: ignore[no-untyped-def]
+    # SIGTERM while one client idles, one is inside a transaction and one is mid-result: every
+    # connection is ended and its session closed before the worker threads go, so the server
+    # exits 0 without a traceback (before, each connection still open logged one).
+    gw = start_gateway(egress_home)
+    idle = psycopg.connect(gw.dsn("alice"))
+    in_tx = psycopg.connect(gw.dsn("bob"))
+    in_tx.execute("SELECT count(*) FROM companies").fetchone()  # opens a transaction
+    busy = psycopg.connect(gw.dsn("carol"), autocommit=True)
+    busy.pgconn.send_query(b"SELECT a.*, b.name AS other FROM companies a, companies b")
+    sock = socket.socket(fileno=os.dup(busy.pgconn.socket))
+    sock.settimeout(10)
+    assert sock.recv(1 << 16)  # rows are flowing
+    try:
+        gw.process.send_signal(signal.SIGTERM)
+        code = gw.process.wait(timeout=20)
+        assert gw.process.stderr is not None
+        logged = gw.process.stderr.read()
+    finally:
+        sock.close()
+        for conn in (idle, in_tx, busy):
+            conn.close()
+        stop_gateway(gw)
+    assert code == 0, logged
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
 
 
 def test_idle_timeout_and_oversized_messages(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
