@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pytest
 
 from sql.errors import EgressError
@@ -295,3 +296,17 @@ def test_streaming_instance_is_small_and_locked_down_like_the_main_one(app) -> N
         with pytest.raises(Exception) as info:
             run(sql, True)
         assert says in str(info.value).replace("read only", "read-only"), (sql, info.value)
+
+
+def test_result_schemas_are_remembered_by_sql_and_parameter_types(app) -> None:  # type: ignore[no-untyped-def]
+    # Describes are cached (the warehouse is read-only); a parameter of another type is another
+    # statement to DuckDB and must be described again, not answered from the first.
+    sql = "SELECT $1 AS x"
+    assert app.warehouse.schema_of(sql, [1]).field("x").type == pa.int32()
+    assert app.warehouse.schema_of(sql, [1.5]).field("x").type == pa.float64()
+    assert app.warehouse.schema_of(sql, ["a"]).field("x").type == pa.string()
+    assert app.warehouse.schema_of(sql, [1]) is app.warehouse.schema_of(sql, [2])  # remembered
+    with pytest.raises(EgressError):  # failures are not remembered as answers
+        app.warehouse.schema_of("SELECT nope FROM curated.companies")
+    with pytest.raises(EgressError):
+        app.warehouse.schema_of("SELECT nope FROM curated.companies")
