@@ -148,10 +148,11 @@ def test_export_names_outside_the_area_are_refused(jobs_gw, name) -> None:  # ty
     assert not Path("/tmp/egress-abs-9f3.csv").exists() and not Path("/tmp/egress-link-9f3.csv").exists()
 
 
-def test_cancel_by_sql_removes_partial_files(jobs_gw) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("name", ["big.csv", "big.parquet"])  # Parquet: row groups still on its workers
+def test_cancel_by_sql_removes_partial_files(jobs_gw, name) -> None:  # type: ignore[no-untyped-def]
     gw, home = jobs_gw
     with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
-        job_id = _async(conn, f"COPY ({BIG}) TO 'big.csv' (ASYNC)")
+        job_id = _async(conn, f"COPY ({BIG}) TO '{name}' (ASYNC)")
         job = _running_with_rows(conn, job_id)
         assert job["state"] == "running" and job["rows_done"] > 0, job
         assert conn.execute("SELECT egress.cancel_job(%s)", (job_id,)).fetchone()[0] in ("running", "cancelled")
