@@ -129,8 +129,9 @@ def test_parquet_footer_decodes_and_encodes_back_to_the_same_bytes() -> None:
     chunks, footer = parquet_footer.split(data)
     assert parquet_footer.encode(footer) == bytes(data[-8 - length:-8])
     assert len(parquet_footer.row_groups(footer)) == 3 and len(chunks) == len(data) - 12 - length
-    with pytest.raises(ValueError, match="not a Parquet file"):
-        parquet_footer.split(memoryview(b"PAR1 not a footer"))
+    for garbage in (b"PAR1 not a footer", b"PAR1" + (10_000).to_bytes(4, "little") + b"PAR1"):
+        with pytest.raises(ValueError, match="not a Parquet file"):
+            parquet_footer.split(memoryview(garbage))
 
 
 def test_parquet_partitioned_hive_layout(app, tmp_path) -> None:  # type: ignore[no-untyped-def]

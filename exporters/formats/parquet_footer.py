@@ -113,6 +113,8 @@ def split(part: memoryview) -> tuple[memoryview, Struct]:
         raise ValueError("not a Parquet file: PAR1 missing")
     length = int.from_bytes(part[-8:-4], "little")
     end = len(part) - 8 - length
+    if end < len(MAGIC):
+        raise ValueError("not a Parquet file: the footer is longer than the file")
     return part[4:end], decode(part[end:-8])
 
 
