@@ -482,10 +482,7 @@ class FlightSqlServer(fl.FlightServerBase):
         started, sent, outcome, state = time.perf_counter(), 0, "error", None
         try:
             for params in statement.rows:
-                stream = self.app.warehouse.stream(compiled.sql, params=params,
-                                                   batch_rows=self.app.config.warehouse.batch_rows,
-                                                   streaming=compiled.streaming)
-                stream.row_cap = compiled.row_cap
+                stream = self.app.run(compiled, params=params)
                 try:
                     # DuckDB computes the next batches on a helper thread while gRPC sends this one
                     for batch in prefetch(stream, depth=4):

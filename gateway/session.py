@@ -475,10 +475,7 @@ class Session:
             portal.batches = iter(table.to_batches())
             return
         assert prepared.compiled is not None
-        stream = self.app.warehouse.stream(prepared.compiled.sql, params=portal.params or None,
-                                           batch_rows=self.app.config.warehouse.batch_rows, start=False,
-                                           streaming=prepared.compiled.streaming)
-        stream.row_cap = prepared.compiled.row_cap
+        stream = self.app.run(prepared.compiled, params=portal.params or None, start=False)
         portal.stream = stream
         with self._lock:
             self._running = stream  # cancellable from here: DuckDB may work long before row one
@@ -627,9 +624,7 @@ class Session:
             return
         compiled = self.app.compile(self.principal, spec.query)
         encoder = CopyEncoder.for_options(spec.options)
-        stream = self.app.warehouse.stream(compiled.sql, batch_rows=self.app.config.warehouse.batch_rows,
-                                           start=False, streaming=compiled.streaming)
-        stream.row_cap = compiled.row_cap
+        stream = self.app.run(compiled, start=False)
         with self._lock:
             self._running = stream
         try:

@@ -182,10 +182,15 @@ class App:
 
     def stream(self, principal: Principal, query: str | exp.Expression) -> tuple[Compiled, Stream]:
         compiled = self.compile(principal, query)
-        stream = self.warehouse.stream(compiled.sql, batch_rows=self.config.warehouse.batch_rows,
-                                       streaming=compiled.streaming)
+        return compiled, self.run(compiled)
+
+    def run(self, compiled: Compiled, *, params: list[object] | None = None, start: bool = True) -> Stream:
+        """A compiled query's stream, as every front door runs one: the configured batch size, the
+        instance its shape calls for (Compiled.streaming) and its role's row cap."""
+        stream = self.warehouse.stream(compiled.sql, params=params, batch_rows=self.config.warehouse.batch_rows,
+                                       start=start, streaming=compiled.streaming)
         stream.row_cap = compiled.row_cap
-        return compiled, stream
+        return stream
 
 
 def open_app(config_file: str | None = None, **kwargs: object) -> App:
