@@ -81,7 +81,6 @@ class ParquetWriter:
         self.in_flight: deque[Future[pa.Buffer]] = deque()
         self.first_footer: parquet_footer.Struct | None = None
         self.groups: list[parquet_footer.Struct] = []
-        self.rows = 0
         self.position = 0  # bytes written to the sink
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -111,7 +110,6 @@ class ParquetWriter:
         # the part's chunks start after its own magic; here they start at self.position
         self.groups += parquet_footer.moved(parquet_footer.row_groups(footer),
                                             self.position - len(parquet_footer.MAGIC))
-        self.rows += footer[parquet_footer.FILE_NUM_ROWS][1]
         self.sink.write(chunks)
         self.position += len(chunks)
 
@@ -122,12 +120,9 @@ class ParquetWriter:
         while self.in_flight:
             self._append(self.in_flight.popleft().result())
         if self.first_footer is None:  # no rows: still a valid file with the schema
-            empty = self.schema.empty_table()
-            with pq.ParquetWriter(self.sink, self.schema, compression=self.codec,
-                                  use_dictionary=dictionary_columns(empty)):
-                pass
+            pq.ParquetWriter(self.sink, self.schema, compression=self.codec).close()
             return
-        self.sink.write(parquet_footer.merged(self.first_footer, self.groups, self.rows))
+        self.sink.write(parquet_footer.merged(self.first_footer, self.groups))
 
 
 SPEC = register(FormatSpec("parquet", "parquet", ParquetOptions, ParquetWriter, compressible=False,

@@ -26,7 +26,7 @@ Struct = dict[int, tuple[int, Any]]  # field id -> (thrift type, value), in the 
 
 # parquet.thrift field ids
 FILE_NUM_ROWS, FILE_ROW_GROUPS = 3, 4  # FileMetaData
-GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_ORDINAL = 1, 5, 7  # RowGroup
+GROUP_COLUMNS, GROUP_NUM_ROWS, GROUP_FILE_OFFSET, GROUP_ORDINAL = 1, 3, 5, 7  # RowGroup
 CHUNK_FILE_OFFSET, CHUNK_META, CHUNK_OFFSET_INDEX, CHUNK_COLUMN_INDEX = 2, 3, 4, 6  # ColumnChunk
 # ColumnMetaData: data_page_offset, index_page_offset, dictionary_page_offset, bloom_filter_offset
 META_OFFSETS = (9, 10, 11, 14)
@@ -141,13 +141,13 @@ def row_groups(footer: Struct) -> list[Struct]:
     return groups
 
 
-def merged(first: Struct, groups: list[Struct], rows: int) -> bytes:
+def merged(first: Struct, groups: list[Struct]) -> bytes:
     """The footer (with its length and closing magic) of a file holding ``groups`` in order.
 
     Everything but the row count and the row groups comes from the first part's footer: the
     parts share their schema and writer properties."""
     footer = dict(first)
-    footer[FILE_NUM_ROWS] = (TType.I64, rows)
+    footer[FILE_NUM_ROWS] = (TType.I64, sum(group[GROUP_NUM_ROWS][1] for group in groups))
     for ordinal, group in enumerate(groups):
         if GROUP_ORDINAL in group:
             if ordinal <= I16_MAX:
