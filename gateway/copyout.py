@@ -16,14 +16,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import joined_bytes, may_contain, needs_quotes, quote_where
-from gateway.pgtypes import block_values, byte_lengths, field_rows, message_heads, text_strings
+from gateway.pgtypes import block_values, field_rows, message_heads, text_block, text_strings, value_offsets
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 
 
+_EMPTY = pa.scalar(b"", pa.binary())
+
+
 def _truthy(value: str) -> bool:
     return value.strip("'").lower() in ("true", "on", "1", "yes", "")
+
+
+def _filled(text: pa.Array, null: str) -> pa.Array:
+    return pc.fill_null(text, null) if text.null_count else text
 
 
 @dataclass
@@ -89,10 +96,10 @@ class CopyEncoder:
             or pa.types.is_boolean(column.type) or pa.types.is_date(column.type) or pa.types.is_timestamp(column.type))
         if not stringy and self.delimiter in (",", "\t", ";", "|"):
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
-            return pc.fill_null(text, self.null)
+            return _filled(text, self.null)
         if self.format == "csv":
             # an empty string is quoted when empty text means NULL
-            return pc.fill_null(quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == "")), self.null)
+            return _filled(quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == "")), self.null)
         # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
         special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
         if may_contain(text, special.encode("utf-8")):
@@ -102,17 +109,16 @@ class CopyEncoder:
             text = pc.replace_substring(text, "\r", "\\r")
             if self.delimiter != "\t":
                 text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
-        return pc.fill_null(text, self.null)
+        return _filled(text, self.null)
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         """The batch as CopyData messages, one per row, back to back.
 
-        Each row's length is summed from its fields' lengths first, so one join writes the
-        message head and the fields together: every byte is copied once."""
+        Each row's length is summed from its fields' offsets first, so one join writes the
+        message heads and the fields together."""
         if batch.num_rows == 0:
             return memoryview(b"")
         n = batch.num_rows
-        empty = pa.scalar(b"", pa.binary())
         if self.format == "binary":
             lead = None
             if getattr(self, "_signature_due", False):
@@ -120,11 +126,34 @@ class CopyEncoder:
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
             return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
         fields = [pc.cast(self._field_text(column), pa.binary()) for column in batch.columns]
-        size = np.full(n, len(self.delimiter.encode()) * (len(fields) - 1) + 1, dtype=np.int64)
+        delimiter = self.delimiter.encode()
+        size = np.full(n, len(delimiter) * (len(fields) - 1) + 1, dtype=np.int64)
         for field in fields:
-            size += byte_lengths(field)
-        # the head rides on the first field and the line end on the last, so the delimiter
-        # can be the join's separator
-        fields[0] = pc.binary_join_element_wise(block_values(message_heads(b"d", size)), fields[0], empty)
-        fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar(b"\n", pa.binary()), empty)
-        return joined_bytes(pc.binary_join_element_wise(*fields, pa.scalar(self.delimiter.encode(), pa.binary())))
+            size += np.diff(value_offsets(field))
+        # A row is: message head, fields with the delimiter between them, line end. The join
+        # costs per row and per piece, so runs of fixed width (the head, fields whose values all
+        # have one width such as timestamps, the delimiters between those, the line end) are
+        # made as single numpy blocks; the delimiter between pieces is the join's separator.
+        pieces: list[pa.Array | list[np.ndarray]] = []
+        for field in fields:
+            block = text_block(field)
+            if block is None:
+                pieces.append(field)
+            elif pieces and isinstance(pieces[-1], list):
+                pieces[-1] += [np.frombuffer(delimiter, np.uint8), block]
+            else:
+                pieces.append([block])
+        head, end = message_heads(b"d", size), np.frombuffer(b"\n", np.uint8)
+        if isinstance(pieces[0], list):
+            pieces[0].insert(0, head)
+        else:
+            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], _EMPTY)
+        if isinstance(pieces[-1], list):
+            pieces[-1].append(end)
+        else:
+            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), _EMPTY)
+        arrays = [block_values(np.hstack([np.broadcast_to(p, (n, len(p))) if p.ndim == 1 else p for p in piece]))
+                  if isinstance(piece, list) else piece for piece in pieces]
+        if len(arrays) == 1:
+            return joined_bytes(arrays[0])
+        return joined_bytes(pc.binary_join_element_wise(*arrays, pa.scalar(delimiter, pa.binary())))

@@ -123,13 +123,24 @@ def _float_text(arr: pa.Array) -> pa.Array:
 
 
 def _timestamp_text(arr: pa.Array, with_zone: bool) -> pa.Array:
-    micros = pc.fill_null(pc.cast(pc.cast(arr, pa.timestamp("us", tz=arr.type.tz), safe=False), pa.int64()), 0)
-    if not np.any(micros.to_numpy(zero_copy_only=False) % 1_000_000):  # whole seconds: the fast cast
-        text = pc.cast(pc.cast(arr, pa.timestamp("s"), safe=False), pa.string())
-    else:
+    try:  # whole seconds, as most are: the fast cast (a safe cast fails on any fraction)
+        text = pc.cast(pc.cast(arr, pa.timestamp("s")), pa.string())
+    except pa.ArrowInvalid:
         text = pc.cast(pc.cast(arr, pa.timestamp("us"), safe=False), pa.string())
         text = pc.replace_substring_regex(text, r"\.?0+$", "")
-    return pc.binary_join_element_wise(text, "+00", "") if with_zone else text
+    return suffixed(text, b"+00") if with_zone else text
+
+
+def suffixed(values: pa.Array, suffix: bytes) -> pa.Array:
+    """Each value with ``suffix`` after it (NULL stays NULL). Values of one width are copied
+    as a numpy block, without the element-wise join's cost per value."""
+    block = text_block(values)
+    if block is None:
+        return pc.binary_join_element_wise(values, suffix.decode(), "")
+    out = np.empty((block.shape[0], block.shape[1] + len(suffix)), np.uint8)
+    out[:, :block.shape[1]] = block
+    out[:, block.shape[1]:] = np.frombuffer(suffix, np.uint8)
+    return block_values(out, values.type)
 
 
 def _py_text(value: Any) -> str:
@@ -304,11 +315,33 @@ def binary_values(arr: pa.Array) -> pa.Array:
 
 
 # -- DataRow assembly ---------------------------------------------------------------------------
-def block_values(block: np.ndarray) -> pa.Array:
-    """The rows of an (n, width) uint8 block as binary values."""
+def block_values(block: np.ndarray, type: pa.DataType = pa.binary()) -> pa.Array:
+    """The rows of an (n, width) uint8 block as binary (or string) values, sharing the block's bytes."""
     n, width = block.shape
-    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(block))])
-    return pc.cast(raw, pa.binary())
+    wide = pa.types.is_large_binary(type) or pa.types.is_large_string(type)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64 if wide else np.int32)
+    return pa.Array.from_buffers(type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))])
+
+
+def value_offsets(values: pa.Array) -> np.ndarray:
+    """The offsets of a binary or string array's values in its data buffer (n + 1 of them)."""
+    wide = pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type)
+    return np.frombuffer(values.buffers()[1], np.int64 if wide else np.int32, len(values) + 1,
+                         values.offset * (8 if wide else 4))
+
+
+def text_block(values: pa.Array) -> np.ndarray | None:
+    """A NULL-free binary or string array whose values all have one width, as an (n, width)
+    uint8 block viewing its data buffer; None for any other."""
+    n, t = len(values), values.type
+    if n == 0 or values.null_count or not (pa.types.is_binary(t) or pa.types.is_string(t)
+                                          or pa.types.is_large_binary(t) or pa.types.is_large_string(t)):
+        return None
+    offsets = value_offsets(values)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or int(offsets[-1] - offsets[0]) != width * n or np.any(np.diff(offsets) != width):
+        return None
+    return np.frombuffer(values.buffers()[2], np.uint8, width * n, int(offsets[0])).reshape(n, width)
 
 
 def _words(values: np.ndarray) -> np.ndarray:

@@ -387,3 +387,37 @@ def test_copy_output_is_byte_identical_to_postgresql(gateway, postgres_server, o
     real = copied(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
     ours = copied(gateway.dsn("carol"))
     assert ours == real
+
+
+# Several rows: columns whose values all have one width (dates, whole-second timestamps, a
+# constant) are assembled as blocks beside columns of varying width, NULLs and fractions.
+COPY_ROWS = [
+    ("DATE '2024-01-15'", "TIMESTAMPTZ '2024-01-15 14:30:45+00'", "'a,b'", "CAST(1 AS BIGINT)",
+     "TIMESTAMPTZ '2024-01-15 14:30:45+00'", "'same'"),
+    ("DATE '2024-02-16'", "TIMESTAMPTZ '2024-02-16 01:02:03+00'", "CAST(NULL AS TEXT)", "CAST(22 AS BIGINT)",
+     "CAST(NULL AS TIMESTAMPTZ)", "'same'"),
+    ("DATE '1999-12-31'", "TIMESTAMPTZ '2024-03-17 23:59:59+00'", "E'say \"hi\"\\ttab\\nline'", "CAST(NULL AS BIGINT)",
+     "TIMESTAMPTZ '2024-03-17 23:59:59.5+00'", "'same'"),
+    ("DATE '2000-01-01'", "TIMESTAMPTZ '2000-01-01 00:00:00+00'", "''", "CAST(-333 AS BIGINT)",
+     "TIMESTAMPTZ '2000-01-01 00:00:00.000001+00'", "'same'"),
+]
+COPY_NAMES = ("d", "ts", "txt", "n", "ts_frac", "same")
+
+
+@pytest.mark.parametrize("order", ["fixed at both ends", "varying at both ends"])
+@pytest.mark.parametrize("options", ["", "(FORMAT csv)", "(FORMAT csv, DELIMITER ';', NULL 'NULL')", "(FORMAT binary)"])
+def test_copy_of_several_rows_is_byte_identical_to_postgresql(gateway, postgres_server, options, order) -> None:  # type: ignore[no-untyped-def]
+    columns = list(range(len(COPY_NAMES)))
+    if order == "varying at both ends":
+        columns = [2, 0, 1, 5, 4, 3]
+    rows = [", ".join(f"{row[i]} AS {COPY_NAMES[i]}" for i in columns) for row in COPY_ROWS]
+    statement = f"COPY ({' UNION ALL '.join('SELECT ' + r for r in rows)} ORDER BY 1) TO STDOUT {options}"
+
+    def copied(dsn: str) -> list[bytes]:
+        with psycopg.connect(dsn) as conn, conn.cursor().copy(statement) as copy:
+            return [bytes(chunk) for chunk in copy]
+
+    real = copied(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
+    ours = copied(gateway.dsn("carol"))
+    assert len(real) == (len(COPY_ROWS) if options != "(FORMAT binary)" else len(COPY_ROWS) + 1)
+    assert ours == real  # message by message: one row per CopyData
