@@ -4,9 +4,11 @@ Starts PostgreSQL (Debian's postgresql package: initdb into a temporary director
 unprivileged `postgres` user, loopback port, SCRAM), loads carol's rows of the 5M-company
 warehouse (every column of tenant acme: 2.5M rows), starts `egress serve` on the same warehouse,
 and measures both with the same clients: psycopg SELECT of all rows (text and binary), asyncpg
-fetch, COPY TO STDOUT (csv) through psycopg, adbc-driver-postgresql fetch_arrow_table when it is
-installed, and connect + SCRAM + a one-row SELECT (p50, p99). Server peak RSS: egress's VmHWM;
-PostgreSQL's as the largest backend's. Writes bench/results/pgwire.json.
+fetch, COPY TO STDOUT (csv) through three clients (psql; psycopg counting messages; psycopg
+doing Python work on each row's bytes), adbc-driver-postgresql fetch_arrow_table when it is
+installed, and connect + SCRAM + a one-row SELECT (p50, p99). Each throughput is the median of
+three runs per server, the servers taking turns. Server peak RSS: egress's VmHWM; PostgreSQL's
+as the largest backend's. Writes bench/results/pgwire.json.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import duckdb
 from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse, hwm_mb, save
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ROUNDS = 3  # each server measured this many times per client, taking turns (--rounds=N)
 COLUMNS = """company_id bigint, name text, domain text, industry text, business_model text,
 company_size text, growth_stage text, country text, city text, employee_count integer,
 annual_revenue numeric(18,2), founded_on date, description text, contact_email text,
@@ -118,6 +121,12 @@ def measure(label: str, fn: Callable[[], int]) -> dict[str, Any]:
     return {"label": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median time, with every run's seconds beside it."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[len(ordered) // 2], "all_seconds": [round(r["seconds"], 3) for r in runs]}
+
+
 def clients(dsn: str, url: str, query: str) -> dict[str, Callable[[], int]]:
     import asyncio
 
@@ -144,16 +153,33 @@ def clients(dsn: str, url: str, query: str) -> dict[str, Callable[[], int]]:
                 await conn.close()
         return asyncio.run(go())
 
-    def copy_csv() -> int:
-        with psycopg.connect(dsn) as conn:
-            lines = 0
-            with conn.cursor().copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
-                for chunk in copy:
-                    lines += bytes(chunk).count(b"\n")
-            return lines
+    copy = f"COPY ({query}) TO STDOUT WITH (FORMAT csv)"
+
+    def copy_psql() -> int:
+        # psql's \copy, the usual way to save a query's rows: COPY ... TO STDOUT into a file
+        # (here /dev/null); psql reports the row count from the server's command tag
+        out = subprocess.run(["psql", "-X", dsn, "-c", f"\\copy ({query}) TO '/dev/null' WITH (FORMAT csv)"],
+                             check=True, capture_output=True, text=True).stdout
+        return int(out.strip().removeprefix("COPY "))
+
+    def copy_messages() -> int:
+        # each CopyData message is one row (psycopg's copy.rows() relies on it): count them
+        with psycopg.connect(dsn) as conn, conn.cursor().copy(copy) as cp:
+            return sum(1 for _ in cp)
+
+    def copy_bytes_per_row() -> int:
+        # Python work on every row's bytes: this client uses as much CPU as either server
+        with psycopg.connect(dsn) as conn, conn.cursor().copy(copy) as cp:
+            rows = lines = 0
+            for chunk in cp:
+                rows += 1
+                lines += bytes(chunk).count(b"\n")
+            return rows
 
     out = {"psycopg SELECT (text)": psycopg_select(False), "psycopg SELECT (binary)": psycopg_select(True),
-           "asyncpg fetch": asyncpg_fetch, "COPY TO STDOUT csv (psycopg)": copy_csv}
+           "asyncpg fetch": asyncpg_fetch, "COPY TO STDOUT csv (psql)": copy_psql,
+           "COPY TO STDOUT csv (psycopg, message count)": copy_messages,
+           "COPY TO STDOUT csv (psycopg, bytes(row) counted in Python)": copy_bytes_per_row}
     try:
         import adbc_driver_postgresql.dbapi as adbc
 
@@ -183,6 +209,7 @@ def latency(dsn: str, n: int = 200) -> dict[str, float]:
 def main(argv: list[str]) -> None:
     ensure_warehouse()
     limit = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--rows=")), None)
+    rounds = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--rounds=")), ROUNDS)
     query = "SELECT * FROM companies" + (f" ORDER BY company_id LIMIT {limit}" if limit else "")
     source = ("SELECT * EXCLUDE (tenant_id) FROM curated.companies WHERE tenant_id = 'acme' ORDER BY company_id"
               + (f" LIMIT {limit}" if limit else ""))
@@ -198,10 +225,14 @@ def main(argv: list[str]) -> None:
         p_url = f"postgresql://carol:carol@127.0.0.1:{pg.port}/postgres"
         results: dict[str, Any] = {"rows": rows, "throughput": [], "latency": {}}
         ratios: dict[str, float] = {}
+        # the servers take turns, ROUNDS times per client; the median of each side is compared
         for name, pg_fn in clients(p_dsn, p_url, query).items():
             e_fn = clients(e_dsn, e_url, query)[name]
-            p = measure(f"postgres {name}", pg_fn)
-            e = measure(f"egress   {name}", e_fn)
+            runs: dict[str, list[dict[str, Any]]] = {"postgres": [], "egress": []}
+            for _ in range(rounds):
+                runs["postgres"].append(measure(f"postgres {name}", pg_fn))
+                runs["egress"].append(measure(f"egress   {name}", e_fn))
+            p, e = (median_run(runs["postgres"]), median_run(runs["egress"]))
             results["throughput"] += [p, e]
             ratios[name] = e["rows_per_s"] / p["rows_per_s"]
         results["latency"]["postgres"] = latency(p_dsn)

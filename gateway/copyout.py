@@ -29,10 +29,6 @@ def _truthy(value: str) -> bool:
     return value.strip("'").lower() in ("true", "on", "1", "yes", "")
 
 
-def _filled(text: pa.Array, null: str) -> pa.Array:
-    return pc.fill_null(text, null) if text.null_count else text
-
-
 @dataclass
 class CopyEncoder:
     format: str = "text"
@@ -96,10 +92,10 @@ class CopyEncoder:
             or pa.types.is_boolean(column.type) or pa.types.is_date(column.type) or pa.types.is_timestamp(column.type))
         if not stringy and self.delimiter in (",", "\t", ";", "|"):
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
-            return _filled(text, self.null)
+            return text
         if self.format == "csv":
             # an empty string is quoted when empty text means NULL
-            return _filled(quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == "")), self.null)
+            return quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == ""))
         # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
         special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
         if may_contain(text, special.encode("utf-8")):
@@ -109,7 +105,7 @@ class CopyEncoder:
             text = pc.replace_substring(text, "\r", "\\r")
             if self.delimiter != "\t":
                 text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
-        return _filled(text, self.null)
+        return text
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         """The batch as CopyData messages, one per row, back to back.
@@ -126,10 +122,14 @@ class CopyEncoder:
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
             return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
         fields = [pc.cast(self._field_text(column), pa.binary()) for column in batch.columns]
-        delimiter = self.delimiter.encode()
+        delimiter, null = self.delimiter.encode(), self.null.encode()
         size = np.full(n, len(delimiter) * (len(fields) - 1) + 1, dtype=np.int64)
         for field in fields:
-            size += np.diff(value_offsets(field))
+            size += np.diff(value_offsets(field))  # a NULL's slot is empty: the joins write its text
+            if field.null_count and null:
+                size += len(null) * pc.is_null(field).to_numpy(zero_copy_only=False)
+        # NULLs become the null text as the joins write them, without a filled copy of the column
+        joins = pc.JoinOptions(null_handling="replace", null_replacement=self.null)
         # A row is: message head, fields with the delimiter between them, line end. The join
         # costs per row and per piece, so runs of fixed width (the head, fields whose values all
         # have one width such as timestamps, the delimiters between those, the line end) are
@@ -147,13 +147,13 @@ class CopyEncoder:
         if isinstance(pieces[0], list):
             pieces[0].insert(0, head)
         else:
-            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], _EMPTY)
+            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], _EMPTY, options=joins)
         if isinstance(pieces[-1], list):
             pieces[-1].append(end)
         else:
-            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), _EMPTY)
+            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), _EMPTY, options=joins)
         arrays = [block_values(np.hstack([np.broadcast_to(p, (n, len(p))) if p.ndim == 1 else p for p in piece]))
                   if isinstance(piece, list) else piece for piece in pieces]
         if len(arrays) == 1:
             return joined_bytes(arrays[0])
-        return joined_bytes(pc.binary_join_element_wise(*arrays, pa.scalar(delimiter, pa.binary())))
+        return joined_bytes(pc.binary_join_element_wise(*arrays, pa.scalar(delimiter, pa.binary()), options=joins))
