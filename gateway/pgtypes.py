@@ -387,7 +387,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
         values = binary_values(column) if is_binary else text_values(column)
         lengths = byte_lengths(values)
         size += 4 + np.maximum(lengths, 0)
-        parts += [_words(lengths), pc.fill_null(values, b"")]
+        parts += [_words(lengths), values]  # a NULL's bytes: none, written by the join
     if lead is not None:
         size += byte_lengths(lead)
         parts = [lead, *parts]
@@ -404,7 +404,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
             run = []
         if part is not None:
             pieces.append(part)
-    return pc.binary_join_element_wise(*pieces, _EMPTY)
+    return pc.binary_join_element_wise(*pieces, _EMPTY, null_handling="replace", null_replacement="")
 
 
 def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
