@@ -209,30 +209,31 @@ def test_missed_runs_coalesce_after_downtime(egress_home, tmp_path) -> None:  # 
 
 
 def test_a_run_missed_by_more_than_the_grace_is_skipped(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Two gateways, each with a 15 s schedule made at t0 and stopped before its first run
-    # (t0 + 15 s); both come back at about t0 + 18 s, when that run is 3 s late. With
-    # misfire_grace_s = 1 it is skipped, and the next run is the regular one at t0 + 30 s; with
-    # 300 it runs as soon as the gateway is back.
+    # Two gateways, each with a 30 s schedule made at t0 and stopped before its first run
+    # (t0 + 30 s); both come back at about t0 + 33 s, when that run is 3 s late. With
+    # misfire_grace_s = 1 it is skipped, and the next run is the regular one at t0 + 60 s; with
+    # 300 it runs as soon as the gateway is back. The wide interval leaves a loaded machine
+    # 20 s to restart the gateways and make the late run before the regular one is due.
     gateways = {grace: start_custom(egress_home, tmp_path / f"grace-{grace}",
                                     extra=f"[schedules]\nmisfire_grace_s = {grace}\n") for grace in (1, 300)}
     try:
         for gw, _ in gateways.values():
             with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
-                conn.execute("SELECT egress.add_schedule('tick', 'every 15s', 'COPY (SELECT 1 AS x) TO ''tick-{run}.csv''')")
+                conn.execute("SELECT egress.add_schedule('tick', 'every 30s', 'COPY (SELECT 1 AS x) TO ''tick-{run}.csv''')")
         t0 = time.monotonic()
     finally:
         for gw, _ in gateways.values():
             stop_gateway(gw)
-    time.sleep(max(0.0, t0 + 18 - time.monotonic()))
+    time.sleep(max(0.0, t0 + 33 - time.monotonic()))
     back = {grace: start_gateway(egress_home, "--config", str(config), prefix=True)
             for grace, (_, config) in gateways.items()}
     try:
-        assert time.monotonic() < t0 + 26, "the gateways took too long to come back for this test to judge"
-        assert _until(lambda: _runs(back[300], "alice", "tick"), timeout=t0 + 27 - time.monotonic())
-        time.sleep(max(0.0, t0 + 27 - time.monotonic()))
+        assert time.monotonic() < t0 + 45, "the gateways took too long to come back for this test to judge"
+        assert _until(lambda: _runs(back[300], "alice", "tick"), timeout=t0 + 55 - time.monotonic())
+        time.sleep(max(0.0, t0 + 55 - time.monotonic()))
         assert len(_runs(back[300], "alice", "tick")) == 1  # the late run, once
         assert _runs(back[1], "alice", "tick") == []  # skipped: 3 s late against 1 s of grace
-        assert _until(lambda: _runs(back[1], "alice", "tick"), timeout=10)  # the next regular run
+        assert _until(lambda: _runs(back[1], "alice", "tick"), timeout=20)  # the next regular run
     finally:
         for gw in back.values():
             stop_gateway(gw)
