@@ -16,13 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import joined_bytes, may_contain, needs_quotes, quote_where
-from gateway.pgtypes import block_values, field_rows, message_heads, text_block, text_strings, value_offsets
+from gateway.pgtypes import (NO_SEPARATOR, block_values, field_rows, message_heads, run_values, text_block,
+                             text_strings, value_offsets)
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-
-
-_EMPTY = pa.scalar(b"", pa.binary())
 
 
 def _truthy(value: str) -> bool:
@@ -147,13 +145,13 @@ class CopyEncoder:
         if isinstance(pieces[0], list):
             pieces[0].insert(0, head)
         else:
-            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], _EMPTY, options=joins)
+            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], NO_SEPARATOR, options=joins)
         if isinstance(pieces[-1], list):
             pieces[-1].append(end)
         else:
-            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), _EMPTY, options=joins)
-        arrays = [block_values(np.hstack([np.broadcast_to(p, (n, len(p))) if p.ndim == 1 else p for p in piece]))
-                  if isinstance(piece, list) else piece for piece in pieces]
+            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), NO_SEPARATOR,
+                                                     options=joins)
+        arrays = [run_values(piece, n) if isinstance(piece, list) else piece for piece in pieces]
         if len(arrays) == 1:
             return joined_bytes(arrays[0])
         return joined_bytes(pc.binary_join_element_wise(*arrays, pa.scalar(delimiter, pa.binary()), options=joins))

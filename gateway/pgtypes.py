@@ -315,12 +315,12 @@ def binary_values(arr: pa.Array) -> pa.Array:
 
 
 # -- DataRow assembly ---------------------------------------------------------------------------
-def block_values(block: np.ndarray, type: pa.DataType = pa.binary()) -> pa.Array:
+def block_values(block: np.ndarray, value_type: pa.DataType = pa.binary()) -> pa.Array:
     """The rows of an (n, width) uint8 block as binary (or string) values, sharing the block's bytes."""
     n, width = block.shape
-    wide = pa.types.is_large_binary(type) or pa.types.is_large_string(type)
+    wide = pa.types.is_large_binary(value_type) or pa.types.is_large_string(value_type)
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64 if wide else np.int32)
-    return pa.Array.from_buffers(type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))])
+    return pa.Array.from_buffers(value_type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))])
 
 
 def value_offsets(values: pa.Array) -> np.ndarray:
@@ -363,7 +363,14 @@ def message_heads(kind: bytes, lengths: np.ndarray) -> np.ndarray:
     return heads
 
 
-_EMPTY = pa.scalar(b"", pa.binary())
+NO_SEPARATOR = pa.scalar(b"", pa.binary())
+
+
+def run_values(run: Sequence[np.ndarray], n: int) -> pa.Array:
+    """A run of fixed-width parts side by side, as one binary value per row: (n, width) blocks
+    as they are, 1-D byte strings (field counts, delimiters) repeated on every row."""
+    blocks = [np.broadcast_to(part, (n, part.shape[-1])) if part.ndim == 1 else part for part in run]
+    return block_values(np.hstack(blocks) if len(blocks) > 1 else blocks[0])
 
 
 def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
@@ -396,15 +403,14 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
     run: list[np.ndarray] = []
     for part in parts + [None]:
         if isinstance(part, np.ndarray):
-            run.append(np.broadcast_to(part, (n, part.shape[-1])) if part.ndim == 1 else part)
+            run.append(part)
             continue
         if run:
-            block = np.hstack(run) if len(run) > 1 else run[0]
-            pieces.append(block_values(block))
+            pieces.append(run_values(run, n))
             run = []
         if part is not None:
             pieces.append(part)
-    return pc.binary_join_element_wise(*pieces, _EMPTY, null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise(*pieces, NO_SEPARATOR, null_handling="replace", null_replacement="")
 
 
 def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
