@@ -42,7 +42,7 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
     "array_length", "len", "to_regtype", "_pg_expandarray", "json_build_object", "json_object", "json_agg",
-    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible", "generate_subscripts",
+    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible",
 })
 
 
