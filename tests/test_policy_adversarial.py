@@ -196,6 +196,16 @@ def test_failing_cast_never_shows_another_tenants_value(app, reference) -> None:
         assert not leaked, err.message
 
 
+def test_ordinals_over_a_star_sort(app, reference) -> None:  # type: ignore[no-untyped-def]
+    """`SELECT * ... ORDER BY 1` (psql users type it) sorts by the first column; sqlglot's
+    column analysis used to fail an assertion on it, which surfaced as an internal error."""
+    got = [r["company_id"] for r in rows(app, "alice", "SELECT * FROM companies ORDER BY 1 DESC LIMIT 5")]
+    want = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme' ORDER BY 1 DESC LIMIT 5")
+    assert got == want.column("company_id").to_pylist()
+    grouped = rows(app, "alice", "SELECT * FROM (SELECT industry FROM companies) AS t GROUP BY 1 ORDER BY 1")
+    assert [r["industry"] for r in grouped] == sorted({r["industry"] for r in grouped})
+
+
 def test_a_cast_on_only_own_numeric_values_succeeds(app) -> None:  # type: ignore[no-untyped-def]
     # the guard does not break legitimate casts
     result = rows(app, "alice", "SELECT CAST(CAST(employee_count AS VARCHAR) AS INTEGER) AS e FROM companies LIMIT 5")

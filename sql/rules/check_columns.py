@@ -36,6 +36,23 @@ def _columns_of_used_views(ctx: Context) -> tuple[dict[str, str], set[str], dict
     return hidden, visible_anywhere, schema
 
 
+def _without_ordinals(tree: exp.Expression) -> exp.Expression:
+    """The tree with ORDER BY and GROUP BY ordinals (`ORDER BY 1`) made NULL, for analysis only:
+    an ordinal names an item of the select list, which is analysed itself, and sqlglot cannot
+    expand one that names a star (`SELECT * ... ORDER BY 1` failed an assertion)."""
+    def ordinal(node: exp.Expression) -> bool:
+        return isinstance(node, exp.Literal) and not node.is_string
+
+    for ordered in tree.find_all(exp.Ordered):
+        if ordinal(ordered.this):
+            ordered.set("this", exp.Null())
+    for group in tree.find_all(exp.Group):
+        for item in list(group.expressions):
+            if ordinal(item):
+                item.replace(exp.Null())
+    return tree
+
+
 def check_columns(ctx: Context) -> None:
     hidden, visible_anywhere, schema = _columns_of_used_views(ctx)
     # Cheap, certain refusals first: a hidden name that no visible source could supply.
@@ -48,7 +65,7 @@ def check_columns(ctx: Context) -> None:
             raise _denied(ctx, column, name, hidden[name])
     try:
         analysed = qualify(
-            ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
+            _without_ordinals(ctx.tree.copy()), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
             expand_stars=False, quote_identifiers=False,
         )
         scopes = traverse_scope(analysed)
@@ -61,7 +78,7 @@ def check_columns(ctx: Context) -> None:
             raise UndefinedColumn(f"column {name} does not exist", position=ctx.position(node)) from None
         raise FeatureNotSupported("query shape not supported", position=ctx.position(ctx.tree),
                                   detail=str(err)[:200]) from None
-    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError) as err:
+    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError) as err:
         raise FeatureNotSupported(
             "query shape not supported", position=ctx.position(ctx.tree),
             detail=err.__class__.__name__,
