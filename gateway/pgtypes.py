@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import struct
 import uuid
@@ -373,15 +374,37 @@ def run_values(run: Sequence[np.ndarray], n: int) -> pa.Array:
     return block_values(np.hstack(blocks) if len(blocks) > 1 else blocks[0])
 
 
+@functools.lru_cache(maxsize=4)
+def _row_major(n: int, k: int) -> pa.Array:
+    """Indices that read k arrays of n values laid end to end row by row: 0, n, 2n, ..., 1, n+1, ..."""
+    dtype = np.int32 if n * k < 2**31 else np.int64
+    return pa.array((np.arange(k, dtype=dtype) * n + np.arange(n, dtype=dtype)[:, None]).ravel())
+
+
+def interleaved(pieces: Sequence[pa.Array]) -> pa.Array:
+    """Every row's values of ``pieces`` (binary arrays of one length), piece after piece, row
+    after row, as one NULL-free binary array: its data buffer holds each row's pieces back to
+    back, a NULL written as nothing.
+
+    One take over the pieces laid end to end costs about 11 ns per row and piece, where
+    binary_join_element_wise, which makes one value per row, costs about 20."""
+    n = len(pieces[0])
+    out = pc.take(pa.chunked_array(pieces, pa.binary()), _row_major(n, len(pieces)))
+    out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    # take leaves a NULL's slot empty, so without the validity bitmap each NULL is b""
+    return pa.Array.from_buffers(pa.binary(), len(out), [None, *out.buffers()[1:]], offset=out.offset)
+
+
 def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
                lead: pa.Array | None = None) -> pa.Array:
     """Each row as one message of length-prefixed fields (DataRow 'D', binary COPY 'd'):
-    head, field count, then per field its length word and its bytes.
+    head, field count, then per field its length word and its bytes. The messages are the
+    values of the returned array back to back (several values per row, see interleaved()).
 
-    pyarrow's element-wise join costs per row and per piece, so the pieces are as few as the
-    layout allows: every run of fixed-width bytes (heads, field counts, length words, values of
-    binary types whose width is fixed, NULL-free) is made as one numpy block, and only
-    variable-width values stand alone. ``lead`` (binary COPY's signature) follows the head."""
+    The cost is per row and per piece, so the pieces are as few as the layout allows: every
+    run of fixed-width bytes (heads, field counts, length words, values of binary types whose
+    width is fixed, NULL-free) is made as one numpy block, and only variable-width values stand
+    alone. ``lead`` (binary COPY's signature) follows the head."""
     n = len(columns[0]) if columns else 0
     size = np.full(n, 2, dtype=np.int64)
     parts: list[np.ndarray | pa.Array] = [np.frombuffer(struct.pack("!h", len(columns)), np.uint8)]
@@ -394,7 +417,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
         values = binary_values(column) if is_binary else text_values(column)
         lengths = byte_lengths(values)
         size += 4 + np.maximum(lengths, 0)
-        parts += [_words(lengths), values]  # a NULL's bytes: none, written by the join
+        parts += [_words(lengths), values]  # a NULL's bytes: none
     if lead is not None:
         size += byte_lengths(lead)
         parts = [lead, *parts]
@@ -410,7 +433,7 @@ def field_rows(kind: bytes, columns: Sequence[pa.Array], binary: Sequence[bool],
             run = []
         if part is not None:
             pieces.append(part)
-    return pc.binary_join_element_wise(*pieces, NO_SEPARATOR, null_handling="replace", null_replacement="")
+    return interleaved(pieces)
 
 
 def data_rows(batch: pa.RecordBatch, formats: tuple[int, ...]) -> memoryview:
