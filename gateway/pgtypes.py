@@ -253,15 +253,15 @@ def _numeric_binary_vector(arr: pa.Array) -> np.ndarray:
     frac_groups = -(-scale // 4)
     fraction = fraction * (10 ** (frac_groups * 4 - scale))
     int_groups = max(1, int(np.ceil(np.log10(float(integer.max()) + 1) / 4))) if integer.max() > 0 else 1
-    columns = [np.full(n, int_groups + frac_groups, dtype=np.int64), np.full(n, int_groups - 1, dtype=np.int64),
-               np.where(negative, 0x4000, 0).astype(np.int64), np.full(n, scale, dtype=np.int64)]
-    for g in range(int_groups - 1, -1, -1):
-        columns.append((integer // (10_000 ** g)) % 10_000)
-    for g in range(frac_groups - 1, -1, -1):
-        columns.append((fraction // (10_000 ** g)) % 10_000)
-    raw = np.empty((n, len(columns)), dtype=">u2")  # big-endian 16-bit words, as on the wire
-    for i, col in enumerate(columns):
-        raw[:, i] = col.astype(np.uint16)  # weight -1 wraps to 0xFFFF: int16 -1, as intended
+    raw = np.empty((n, 4 + int_groups + frac_groups), dtype=">u2")  # big-endian 16-bit words, as on the wire
+    raw[:, 0] = int_groups + frac_groups
+    raw[:, 1] = (int_groups - 1) & 0xFFFF  # weight -1 is 0xFFFF: int16 -1, as intended
+    raw[:, 2] = np.where(negative, 0x4000, 0)
+    raw[:, 3] = scale
+    # base-10000 groups, lowest first: one divmod per group
+    for first, count, value in ((4, int_groups, integer), (4 + int_groups, frac_groups, fraction)):
+        for i in range(first + count - 1, first - 1, -1):
+            value, raw[:, i] = np.divmod(value, 10_000)
     return raw.view(np.uint8)
 
 
@@ -389,7 +389,7 @@ def interleaved(pieces: Sequence[pa.Array]) -> pa.Array:
     One take over the pieces laid end to end costs about 11 ns per row and piece, where
     binary_join_element_wise, which makes one value per row, costs about 20."""
     n = len(pieces[0])
-    out = pc.take(pa.chunked_array(pieces, pa.binary()), _row_major(n, len(pieces)))
+    out = pc.take(pa.chunked_array(pieces, pa.binary()), _row_major(n, len(pieces)), boundscheck=False)
     out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
     # take leaves a NULL's slot empty, so without the validity bitmap each NULL is b""
     return pa.Array.from_buffers(pa.binary(), len(out), [None, *out.buffers()[1:]], offset=out.offset)
