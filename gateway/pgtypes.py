@@ -1,8 +1,8 @@
 """PostgreSQL types for Arrow columns: OIDs, and whole batches encoded as DataRow messages.
 
 Encoding is vectorised: each column becomes an array of field values (text or binary), each
-field gets its int32 length prefix from numpy, and pyarrow joins the pieces element-wise into
-one buffer holding every DataRow of the batch. Python touches single values only for the rare
+field gets its int32 length prefix from numpy, and one pyarrow take interleaves the pieces row
+by row into one buffer holding every DataRow of the batch (field_rows, interleaved). Python touches single values only for the rare
 types without a kernel (numeric in binary, intervals, nested types).
 """
 
