@@ -475,7 +475,7 @@ class Session:
             portal.batches = iter(table.to_batches())
             return
         assert prepared.compiled is not None
-        stream = self.app.run(prepared.compiled, params=portal.params or None, start=False)
+        stream = self.app.run(prepared.compiled, params=portal.params or None, start=False, wire=True)
         portal.stream = stream
         with self._lock:
             self._running = stream  # cancellable from here: DuckDB may work long before row one
@@ -624,7 +624,7 @@ class Session:
             return
         compiled = self.app.compile(self.principal, spec.query)
         encoder = CopyEncoder.for_options(spec.options)
-        stream = self.app.run(compiled, start=False)
+        stream = self.app.run(compiled, start=False, wire=True)
         with self._lock:
             self._running = stream
         try:

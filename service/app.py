@@ -57,6 +57,7 @@ class App:
             threads=w.threads, memory_limit=w.memory_limit,
             preserve_insertion_order=w.preserve_insertion_order,
             stream_memory_limit=None if w.stream_memory_limit.lower() == "off" else w.stream_memory_limit,
+            wire_threads=w.wire_threads,
         ))
         self.catalog: Catalog = self.warehouse.catalog
         self.roles = {name: Role(name=name, views=tuple(r.views) if r.views is not None else None,
@@ -184,11 +185,13 @@ class App:
         compiled = self.compile(principal, query)
         return compiled, self.run(compiled)
 
-    def run(self, compiled: Compiled, *, params: list[object] | None = None, start: bool = True) -> Stream:
+    def run(self, compiled: Compiled, *, params: list[object] | None = None, start: bool = True,
+            wire: bool = False) -> Stream:
         """A compiled query's stream, as every front door runs one: the configured batch size, the
-        instance its shape calls for (Compiled.streaming) and its role's row cap."""
+        instance its shape calls for (Compiled.streaming; ``wire``: for a PostgreSQL wire client)
+        and its role's row cap."""
         stream = self.warehouse.stream(compiled.sql, params=params, batch_rows=self.config.warehouse.batch_rows,
-                                       start=start, streaming=compiled.streaming)
+                                       start=start, streaming=compiled.streaming, wire=wire)
         stream.row_cap = compiled.row_cap
         return stream
 

@@ -59,6 +59,12 @@ class WarehouseConfig(_Strict):
                     "LIMIT) so streaming any number of rows keeps memory flat, e.g. '64MB'; 'off': "
                     "every query on the main instance.",
     )
+    wire_threads: int = Field(
+        1, ge=0,
+        description="DuckDB threads for pure streams sent to PostgreSQL wire clients, on an instance "
+                    "of their own (those clients parse rows slower than one thread makes them: more "
+                    "threads only compete with the encoder); 0: they share the streaming instance.",
+    )
     preserve_insertion_order: bool = Field(
         True, description="Keep view order in unordered results (false: less memory, any order)."
     )

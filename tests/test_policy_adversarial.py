@@ -309,10 +309,11 @@ def test_only_pure_streams_run_on_the_small_streaming_instance(app, sql, streami
     assert routed.equals(main) or routed.sort_by(main.column_names[0]).equals(main.sort_by(main.column_names[0]))
 
 
-def test_streaming_instance_is_small_and_locked_down_like_the_main_one(app) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("wire", [False, True], ids=["streaming", "wire"])
+def test_streaming_instances_are_small_and_locked_down_like_the_main_one(app, wire) -> None:  # type: ignore[no-untyped-def]
     # straight at the executor, past the policy: what stands behind it if a query ever slipped by
     def run(sql: str, streaming: bool) -> list[tuple]:  # type: ignore[type-arg]
-        cursor = app.warehouse.cursor(streaming=streaming)
+        cursor = app.warehouse.cursor(streaming=streaming, wire=wire)
         try:
             return cursor.execute(sql).fetchall()
         finally:
@@ -321,8 +322,12 @@ def test_streaming_instance_is_small_and_locked_down_like_the_main_one(app) -> N
     assert run("SELECT current_setting('memory_limit')", True) != run("SELECT current_setting('memory_limit')", False)
     assert run("SELECT count(*) FROM curated.companies", True) == run("SELECT count(*) FROM curated.companies", False)
     assert run("SELECT current_setting('temp_directory')", True) == [("",)]  # never spills into the cwd
+    # the wire instance runs one DuckDB thread (warehouse.wire_threads); the other keeps them all
+    threads = run("SELECT current_setting('threads')", True)[0][0]
+    assert (threads == 1) if wire else (threads == run("SELECT current_setting('threads')", False)[0][0])
     for sql, says in (("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
                       ("SET memory_limit = '8GB'", "configuration has been locked"),
+                      ("SET threads = 8", "configuration has been locked"),
                       ("SET enable_external_access = true", "configuration has been locked"),
                       ("ATTACH '/tmp/x.duckdb' AS x", "file system operations are disabled"),
                       ("INSTALL httpfs", "file system operations are disabled"),

@@ -116,6 +116,7 @@ class EngineSettings:
     preserve_insertion_order: bool = True
     temp_directory: str | None = None
     stream_memory_limit: str | None = "64MB"  # the streaming instance's; None: no such instance
+    wire_threads: int = 1  # the wire streaming instance's; 0: no such instance
 
 
 STREAM_CATALOG = "warehouse"
@@ -150,8 +151,15 @@ class Warehouse:
     engine classifies as pure streams (``Compiled.streaming``: scans, filters, projections,
     LIMIT) run on a second instance that ATTACHes the same file read-only with a small memory
     limit (``warehouse.stream_memory_limit``), so streaming any number of rows keeps the
-    server's memory flat; everything else runs on the main instance with the full limit. Both
-    are locked down the same way."""
+    server's memory flat; everything else runs on the main instance with the full limit.
+
+    Pure streams for PostgreSQL wire clients run on a third instance like the streaming one but
+    with ``warehouse.wire_threads`` DuckDB threads (default 1). Those clients parse rows at
+    under a million a second, slower than one DuckDB thread makes them, so more threads only
+    compete for the CPU with the encoder, the socket writes and, on a shared host, the client
+    (measured: adbc-driver-postgresql waited 0.15-0.5 s for a CPU during a 2.5M-row pull with
+    DuckDB's default threads, 0.01-0.09 s with one). Flight and exports, which take Arrow as
+    fast as DuckDB makes it, keep every thread. All instances are locked down the same way."""
 
     def __init__(self, path: Path, settings: EngineSettings = EngineSettings()) -> None:
         self.path = path
@@ -171,16 +179,21 @@ class Warehouse:
         _lock(self._db)
         limit = settings.stream_memory_limit
         self._stream_db = self._open_streaming(path, settings, limit) if limit else None
+        self._wire_db = (self._open_streaming(path, settings, limit, threads=settings.wire_threads)
+                         if limit and settings.wire_threads else None)
         self.catalog = load_catalog(self._db)
         self._lock = threading.Lock()
         self._described: dict[tuple[str, tuple[type, ...]], tuple[pa.Schema, list[str]]] = {}
 
     @staticmethod
-    def _open_streaming(path: Path, settings: EngineSettings, memory_limit: str) -> duckdb.DuckDBPyConnection:
-        """The streaming instance: in memory, the warehouse ATTACHed read-only, then the same
+    def _open_streaming(path: Path, settings: EngineSettings, memory_limit: str,
+                        threads: int | None = None) -> duckdb.DuckDBPyConnection:
+        """A streaming instance: in memory, the warehouse ATTACHed read-only, then the same
         lockdown as the main instance (external access off, configuration locked)."""
         config = _engine_config(settings)
         config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
         # a stream never spills; an in-memory instance would otherwise spill to ./.tmp
         config["temp_directory"] = settings.temp_directory or ""
         db = duckdb.connect(":memory:", config=config)
@@ -195,25 +208,29 @@ class Warehouse:
         return db
 
     def close(self) -> None:
-        if self._stream_db is not None:
-            self._stream_db.close()
+        for db in (self._wire_db, self._stream_db):
+            if db is not None:
+                db.close()
         self._db.close()
 
-    def cursor(self, *, streaming: bool = False) -> duckdb.DuckDBPyConnection:
-        """A cursor of the main instance, or of the streaming one for queries that only stream."""
+    def cursor(self, *, streaming: bool = False, wire: bool = False) -> duckdb.DuckDBPyConnection:
+        """A cursor of the main instance, or of a streaming one for queries that only stream (the
+        wire one for PostgreSQL wire clients)."""
         with self._lock:
-            if streaming and self._stream_db is not None:
-                cursor = self._stream_db.cursor()
+            db = self._wire_db if wire and self._wire_db is not None else self._stream_db
+            if streaming and db is not None:
+                cursor = db.cursor()
                 cursor.execute(f"USE {STREAM_CATALOG}")  # a new cursor starts in its own catalog
                 return cursor
             return self._db.cursor()
 
     def stream(self, sql: str, *, params: list[object] | None = None, batch_rows: int = 32_768,
-               start: bool = True, streaming: bool = False) -> "Stream":
+               start: bool = True, streaming: bool = False, wire: bool = False) -> "Stream":
         """A stream of Arrow batches for ``sql`` (already policy-checked). With start=False the
         caller can register it for cancellation before DuckDB begins (start() runs the query).
-        ``streaming``: the policy found no operator that holds rows (Compiled.streaming)."""
-        stream = Stream(self.cursor(streaming=streaming), sql=sql, params=params, batch_rows=batch_rows)
+        ``streaming``: the policy found no operator that holds rows (Compiled.streaming); ``wire``:
+        for a PostgreSQL wire client."""
+        stream = Stream(self.cursor(streaming=streaming, wire=wire), sql=sql, params=params, batch_rows=batch_rows)
         if start:
             stream.start()
         return stream
