@@ -205,10 +205,15 @@ CLOSE_WAIT_S = 5.0  # how long a stopping server waits for its connections to en
 
 
 def _gather(chunks: Iterator[bytes]) -> object:
-    """The next piece to send: chunks joined until COALESCE bytes, or _END when none is left."""
+    """The next piece to send: chunks joined until COALESCE bytes or an empty chunk (a flush),
+    or _END when none is left."""
     parts: list[bytes] = []
     size = 0
     for chunk in chunks:
+        if not chunk:
+            if parts:
+                break
+            continue
         parts.append(chunk)
         size += len(chunk)
         if size >= COALESCE:

@@ -635,6 +635,8 @@ class Session:
                 yield copy_data(head)
             for rows, chunk in _encode_ahead(encoder, stream):
                 yield chunk
+                if not outcome.rows:
+                    yield FLUSH  # the first rows go out now, not with the rest of the first batch
                 outcome.rows += rows
             tail = encoder.trailer()
             if tail:
@@ -842,6 +844,8 @@ class Session:
                                   rows=rows, duration_ms=ms)
 
 
+FIRST_ROWS = 1024  # COPY rows sent ahead of the rest of the first batch
+FLUSH = b""  # a chunk that sends what the server has gathered so far (see server._gather)
 _COPY_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="egress-copy")
 
 
@@ -855,8 +859,13 @@ def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch],
     if first is None:
         return
     # memoryviews over the encoded Arrow buffers (they keep them alive): no copy on the way to the
-    # socket, which copies only what it cannot send at once
-    yield first.num_rows, encoder.encode(first)
+    # socket, which copies only what it cannot send at once. The first rows go out on their own,
+    # so the client starts on them while the rest of the batch is encoded (a 32k-row batch takes
+    # 20 ms; PostgreSQL sends its first row at once)
+    head = first.slice(0, FIRST_ROWS)
+    yield head.num_rows, encoder.encode(head)
+    if first.num_rows > FIRST_ROWS:
+        yield first.num_rows - FIRST_ROWS, encoder.encode(first.slice(FIRST_ROWS))
     pending: deque[tuple[int, Future[memoryview]]] = deque()
     for batch in it:
         pending.append((batch.num_rows, _COPY_POOL.submit(encoder.encode, batch)))

@@ -297,6 +297,21 @@ def test_adbc_postgresql_reads_through_binary_copy(gateway) -> None:  # type: ig
     assert table.schema.field("founded_on").type == pa.date32()
 
 
+def test_binary_copy_of_many_batches_loses_no_row(gateway) -> None:  # type: ignore[no-untyped-def]
+    # A bulk pull: a pure stream on the wire instance, the first 1,024 rows sent on their own,
+    # then whole batches (some encoded ahead): every row arrives once, as psycopg's SELECT sees it.
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(gateway.url("carol")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT company_id, metric_date, metric, value FROM company_metrics")
+        table = cur.fetch_arrow_table()
+    with psycopg.connect(gateway.dsn("carol")) as conn:
+        expected = conn.execute("SELECT company_id, metric_date, metric, value FROM company_metrics").fetchall()
+    assert table.num_rows == len(expected) > 2 * 32_768 + 1_024
+    got = sorted(zip(*(table.column(name).to_pylist() for name in table.column_names)))
+    assert got == sorted(expected)
+
+
 def test_npgsql_4_0_type_loading_query_verbatim(gateway) -> None:  # type: ignore[no-untyped-def]
     """Npgsql 4.0.17's PostgresDatabaseInfo.GenerateTypesQuery(true, true, true, false), as Power BI
     sends it on connect: three result sets, base types first, arrays found by array_recv."""
