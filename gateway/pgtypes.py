@@ -2,8 +2,9 @@
 
 Encoding is vectorised: each column becomes an array of field values (text or binary), each
 field gets its int32 length prefix from numpy, and one pyarrow take interleaves the pieces row
-by row into one buffer holding every DataRow of the batch (field_rows, interleaved). Python touches single values only for the rare
-types without a kernel (numeric in binary, intervals, nested types).
+by row into one buffer holding every DataRow of the batch (field_rows, interleaved). Python
+touches single values only for the rare types without a kernel (numeric in binary, intervals,
+nested types).
 """
 
 from __future__ import annotations

@@ -635,8 +635,6 @@ class Session:
                 yield copy_data(head)
             for rows, chunk in _encode_ahead(encoder, stream):
                 yield chunk
-                if not outcome.rows:
-                    yield FLUSH  # the first rows go out now, not with the rest of the first batch
                 outcome.rows += rows
             tail = encoder.trailer()
             if tail:
@@ -864,6 +862,7 @@ def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch],
     # 20 ms; PostgreSQL sends its first row at once)
     head = first.slice(0, FIRST_ROWS)
     yield head.num_rows, encoder.encode(head)
+    yield 0, FLUSH
     if first.num_rows > FIRST_ROWS:
         yield first.num_rows - FIRST_ROWS, encoder.encode(first.slice(FIRST_ROWS))
     pending: deque[tuple[int, Future[memoryview]]] = deque()

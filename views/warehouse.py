@@ -158,7 +158,7 @@ class Warehouse:
     under a million a second, slower than one DuckDB thread makes them, so more threads only
     compete for the CPU with the encoder, the socket writes and, on a shared host, the client
     (measured: adbc-driver-postgresql waited 0.15-0.5 s for a CPU during a 2.5M-row pull with
-    DuckDB's default threads, 0.01-0.09 s with one). Flight and exports, which take Arrow as
+    DuckDB's default threads, 0.01-0.11 s with one). Flight and exports, which take Arrow as
     fast as DuckDB makes it, keep every thread. All instances are locked down the same way."""
 
     def __init__(self, path: Path, settings: EngineSettings = EngineSettings()) -> None:
