@@ -391,7 +391,8 @@ def interleaved(pieces: Sequence[pa.Array]) -> pa.Array:
     binary_join_element_wise, which makes one value per row, costs about 20."""
     n = len(pieces[0])
     out = pc.take(pa.chunked_array(pieces, pa.binary()), _row_major(n, len(pieces)), boundscheck=False)
-    out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    if isinstance(out, pa.ChunkedArray):  # one chunk as it is: combine_chunks would copy it
+        out = out.chunk(0) if out.num_chunks == 1 else out.combine_chunks()
     # take leaves a NULL's slot empty, so without the validity bitmap each NULL is b""
     return pa.Array.from_buffers(pa.binary(), len(out), [None, *out.buffers()[1:]], offset=out.offset)
 

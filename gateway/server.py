@@ -87,7 +87,9 @@ class GatewayServer:
         self._clients[task] = writer
         task.add_done_callback(lambda done: self._clients.pop(done, None))  # type: ignore[arg-type]
         pid = next(self._pids)
-        writer.transport.set_write_buffer_limits(high=4 << 20)  # let the kernel keep sending
+        # Only what the kernel did not take waits in asyncio's buffer, and the next piece is
+        # written once that is sent (see _pump)
+        writer.transport.set_write_buffer_limits(high=0)
         session = Session(self.app, self.shadows, pid, secrets.randbits(31), metrics=self.metrics)
         self.metrics.connections.inc()
         self.metrics.active.inc()
@@ -181,9 +183,15 @@ class GatewayServer:
                 if chunk is _END:
                     return
                 pending = loop.run_in_executor(self.executor, _gather, chunks)
-                writer.write(chunk)  # type: ignore[arg-type]
-                self.metrics.bytes.inc(len(chunk))  # type: ignore[arg-type]
-                await writer.drain()
+                # A large chunk (a batch of rows) goes in slices, each written when the last one
+                # is out: the socket takes most of each slice at once, where a whole batch
+                # written in one go was mostly copied into asyncio's buffer first (and moved
+                # again as it drained), 6% of the server's CPU in a large pull
+                view = memoryview(chunk)  # type: ignore[arg-type]
+                for start in range(0, len(view), WRITE_SLICE):
+                    writer.write(view[start:start + WRITE_SLICE])
+                    await writer.drain()
+                self.metrics.bytes.inc(len(view))
         finally:
             if pending is not None:
                 try:
@@ -201,6 +209,7 @@ class GatewayServer:
 
 
 COALESCE = 256 * 1024  # small outputs travel together: one thread hop, one write
+WRITE_SLICE = 256 * 1024  # the most written to a connection's socket before its buffer is sent
 CLOSE_WAIT_S = 5.0  # how long a stopping server waits for its connections to end
 
 
