@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import shutil
 import signal
 import statistics
@@ -113,18 +114,27 @@ def start_egress(home: Path) -> tuple[subprocess.Popen[str], int]:
     return proc, port
 
 
+def client_cpu() -> float:
+    """CPU seconds of this process and its finished children (psql): the client's side."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def measure(label: str, fn: Callable[[], int]) -> dict[str, Any]:
-    started = time.perf_counter()
+    cpu, started = client_cpu(), time.perf_counter()
     rows = fn()
     seconds = time.perf_counter() - started
-    print(f"  {label:<44} {rows:>10,} rows {seconds:7.2f}s {rows / seconds:>10,.0f} rows/s", file=sys.stderr)
-    return {"label": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
+    cpu = client_cpu() - cpu
+    print(f"  {label:<44} {rows:>10,} rows {seconds:7.2f}s {rows / seconds:>10,.0f} rows/s"
+          f"  client CPU {cpu:5.2f}s", file=sys.stderr)
+    return {"label": label, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds, "client_cpu_s": cpu}
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median time, with every run's seconds beside it."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
-    return {**ordered[len(ordered) // 2], "all_seconds": [round(r["seconds"], 3) for r in runs]}
+    return {**ordered[len(ordered) // 2], "all_seconds": [round(r["seconds"], 3) for r in runs],
+            "median_client_cpu_s": statistics.median(r["client_cpu_s"] for r in runs)}
 
 
 def clients(dsn: str, url: str, query: str) -> dict[str, Callable[[], int]]:
@@ -225,6 +235,7 @@ def main(argv: list[str]) -> None:
         p_url = f"postgresql://carol:carol@127.0.0.1:{pg.port}/postgres"
         results: dict[str, Any] = {"rows": rows, "throughput": [], "latency": {}}
         ratios: dict[str, float] = {}
+        ceilings: dict[str, float] = {}
         # the servers take turns, ROUNDS times per client; the median of each side is compared
         for name, pg_fn in clients(p_dsn, p_url, query).items():
             e_fn = clients(e_dsn, e_url, query)[name]
@@ -235,6 +246,10 @@ def main(argv: list[str]) -> None:
             p, e = (median_run(runs["postgres"]), median_run(runs["egress"]))
             results["throughput"] += [p, e]
             ratios[name] = e["rows_per_s"] / p["rows_per_s"]
+            # The most any server could reach with this client on this machine: PostgreSQL's time
+            # over the client's own CPU time (the lower median of the two sides). Near 1.0x the
+            # client, not the server, sets the pace.
+            ceilings[name] = p["seconds"] / min(p["median_client_cpu_s"], e["median_client_cpu_s"])
         results["latency"]["postgres"] = latency(p_dsn)
         results["latency"]["egress"] = latency(e_dsn)
         ratios["connect+query p50 (egress/postgres, lower is better)"] = (
@@ -254,7 +269,10 @@ def main(argv: list[str]) -> None:
         results["peak_rss_mb"]["egress_all_rows"] = flat["all"]
         ratios["server peak RSS all rows / 500k rows (goal <= 1.25x)"] = flat["all"] / flat["500k"]
         results["ratios"] = ratios
+        results["client_bound_ceilings"] = ceilings
         save("pgwire.json", results, ratios, "ratios egress / PostgreSQL (goal: SELECT >= 1.0x, COPY >= 1.3x, latency p50 <= 2x)")
+        print("  client-bound ceilings (PostgreSQL's time / the client's CPU time): "
+              + ", ".join(f"{k} {v:.2f}x" for k, v in ceilings.items()))
         print(f"  latency: {results['latency']}")
         print(f"  peak RSS: {results['peak_rss_mb']}")
         print(f"wrote {RESULTS / 'pgwire.json'}")
