@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import logging
 import secrets
 import threading
@@ -38,7 +39,7 @@ from service.app import App
 from service.jobs import raise_if_failed, spec_from_copy
 from sql.copy import parse_copy
 from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege, InternalError, InvalidAuthorization,
-                        InvalidPassword, ObjectNotFound, QueryCanceled, SyntaxError_)
+                        InvalidParameterValue, InvalidPassword, ObjectNotFound, QueryCanceled, SyntaxError_)
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
@@ -107,7 +108,8 @@ class Session:
         self.user = ""
         self.principal: Principal | None = None
         self.params: dict[str, str] = dict(CLIENT_PARAMETERS)
-        self.params["statement_timeout"] = str(app.config.server.statement_timeout_ms)
+        self.params["statement_timeout"] = _shown_ms(app.config.server.statement_timeout_ms)
+        self.defaults = dict(self.params)
         self.scram: ScramExchange | None = None
         self.tx = m.TxStatus.IDLE
         self.prepared: dict[str, Prepared] = {}
@@ -182,6 +184,7 @@ class Session:
         if not _utf8(self.params["client_encoding"]):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
         self.params["client_encoding"] = "UTF8"
+        self.defaults = dict(self.params)  # what RESET and DISCARD ALL return to, as PostgreSQL does
         self.state = "auth"
         if self.app.config.server.auth == "md5":
             self._md5_salt = secrets.token_bytes(4)
@@ -490,10 +493,7 @@ class Session:
 
     def _statement_timer(self, stream: Any) -> threading.Timer | None:
         """statement_timeout (ms, per SET or config): interrupt the query when it runs out."""
-        try:
-            ms = int(str(self.params.get("statement_timeout", "0")).rstrip("ms").strip() or 0)
-        except ValueError:
-            ms = 0
+        ms = _milliseconds(self.params.get("statement_timeout", "0"))
         if ms <= 0:
             return None
         timer = threading.Timer(ms / 1000.0, stream.cancel)
@@ -707,13 +707,10 @@ class Session:
             yield from self._set(words, stmt)
         elif first == "RESET":
             name = words[1].lower() if len(words) > 1 else ""
-            if name == "all":
-                self.params = dict(CLIENT_PARAMETERS)
-            elif name in CLIENT_PARAMETERS:
-                self.params[name] = CLIENT_PARAMETERS[name]
-            else:
+            if name != "all" and name not in CLIENT_PARAMETERS:
                 raise InsufficientPrivilege(f'permission denied to set parameter "{name}"')
             yield encode(m.CommandComplete("RESET"))
+            yield from self._reset(None if name == "all" else name)
         elif first == "SHOW":
             name = self._show_name(stmt)
             value = self._show_value(name)
@@ -742,15 +739,25 @@ class Session:
                     c.stream.close()
             yield encode(m.CommandComplete("CLOSE CURSOR"))
         elif first == "DISCARD":
-            self.prepared.clear()
-            self.close()
-            yield encode(m.CommandComplete("DISCARD ALL"))
+            what = words[1].upper() if len(words) > 1 else ""
+            if what == "TEMPORARY":
+                what = "TEMP"
+            if what not in ("ALL", "PLANS", "SEQUENCES", "TEMP"):
+                raise SyntaxError_("syntax error at or near DISCARD", position=stmt.offset + 1)
+            if what == "ALL":  # PLANS, SEQUENCES, TEMP: nothing of theirs is kept on a read-only store
+                if self.tx != m.TxStatus.IDLE:
+                    raise ActiveTransaction("DISCARD ALL cannot run inside a transaction block")
+                self.close()
+                self.prepared = {k: v for k, v in self.prepared.items() if k == ""}
+            yield encode(m.CommandComplete(f"DISCARD {what}"))
+            if what == "ALL":
+                yield from self._reset(None)
         elif first == "DEALLOCATE":
             target = words[-1]
             if target.upper() == "ALL":
                 self.prepared = {k: v for k, v in self.prepared.items() if k == ""}
-            else:
-                self.prepared.pop(target.strip('"'), None)
+            elif self.prepared.pop(target.strip('"'), None) is None:
+                raise UndefinedPrepared(f'prepared statement "{target.strip(chr(34))}" does not exist')
             yield encode(m.CommandComplete("DEALLOCATE" + (" ALL" if target.upper() == "ALL" else "")))
         else:
             raise FeatureNotSupported(f"{first} is not supported yet")
@@ -777,11 +784,26 @@ class Session:
                                         hint="only client parameters can be set; engine settings are fixed")
         if name == "client_encoding" and not _utf8(value):
             raise FeatureNotSupported("only UTF8 client encoding is supported")
-        self.params[name] = value if value.upper() != "DEFAULT" else CLIENT_PARAMETERS[name]
+        if value.upper() == "DEFAULT":
+            value = self.defaults.get(name, CLIENT_PARAMETERS[name])
+        elif name == "statement_timeout":
+            value = _shown_ms(_milliseconds(value))
+        self.params[name] = value
         yield encode(m.CommandComplete("SET"))
         cased = _CASED.get(name, name)
         if cased in REPORTED:
             yield encode(m.ParameterStatus(cased, self.params[name]))
+
+    def _reset(self, name: str | None) -> Iterator[bytes]:
+        """One parameter (or all of them) back to its value when the session started, with a
+        ParameterStatus for each reported one that changes."""
+        for key in [name] if name else list(CLIENT_PARAMETERS):
+            value = self.defaults.get(key, CLIENT_PARAMETERS[key])
+            changed = self.params.get(key) != value
+            self.params[key] = value
+            cased = _CASED.get(key, key)
+            if changed and cased in REPORTED:
+                yield encode(m.ParameterStatus(cased, value))
 
     def _show_name(self, stmt: Statement) -> str:
         words = [t.text for t in tokenize(stmt.text)]
@@ -876,6 +898,32 @@ def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch],
         yield rows, fut.result()
 
 
+_TIME_UNITS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _milliseconds(value: str) -> int:
+    """A statement_timeout as PostgreSQL reads it: a number of milliseconds, or a number with
+    one of its units ("5s", "1.5 min"); anything else is 22023."""
+    text = str(value).strip().strip("'").strip()
+    match = re.fullmatch(r"(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|s|min|h|d)?", text)
+    if match is None:
+        raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"',
+                                    hint='Valid units for this parameter are "ms", "s", "min", "h", and "d".')
+    ms = round(float(match.group(1)) * _TIME_UNITS[match.group(2) or "ms"])
+    if not 0 <= ms <= 2**31 - 1:
+        raise InvalidParameterValue(f"{ms} ms is outside the valid range for parameter \"statement_timeout\" "
+                                    f"(0 .. 2147483647)")
+    return ms
+
+
+def _shown_ms(ms: int) -> str:
+    """A duration as SHOW gives it: in the largest unit that holds it whole ("90s", "1500ms")."""
+    for unit in ("d", "h", "min", "s"):
+        if ms and ms % _TIME_UNITS[unit] == 0:
+            return f"{ms // _TIME_UNITS[unit]}{unit}"
+    return f"{ms}ms" if ms else "0"
+
+
 def _format_of(formats: tuple[int, ...], i: int) -> int:
     return formats[0] if len(formats) == 1 else (formats[i] if i < len(formats) else 0)
 
@@ -889,6 +937,10 @@ class InFailedTransaction(EgressError, code="25P02"):
 
 
 class DuplicatePrepared(EgressError, code="42P05"):
+    pass
+
+
+class ActiveTransaction(EgressError, code="25001"):
     pass
 
 

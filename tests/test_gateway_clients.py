@@ -436,3 +436,48 @@ def test_copy_of_several_rows_is_byte_identical_to_postgresql(gateway, postgres_
     ours = copied(gateway.dsn("carol"))
     assert len(real) == (len(COPY_ROWS) if options != "(FORMAT binary)" else len(COPY_ROWS) + 1)
     assert ours == real  # message by message: one row per CopyData
+
+
+# Session statements, each answered as PostgreSQL 15 answers it: (result status, command tag,
+# SQLSTATE). "prepare NAME" makes a protocol-level prepared statement, "run NAME" executes it.
+SESSION_SCRIPT = [
+    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",  # outside a block: a warning, still SET
+    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    "BEGIN", "SET TRANSACTION READ ONLY", "COMMIT",
+    "prepare s1", "DEALLOCATE s1", "run s1", "DEALLOCATE s1", "DEALLOCATE PREPARE nope",
+    "prepare s2", "prepare s3", "DEALLOCATE ALL", "run s2", "run s3",
+    "SET statement_timeout = '1.5min'", "SHOW statement_timeout", "SET statement_timeout = '5 fortnights'",
+    "RESET statement_timeout", "SHOW statement_timeout",
+    "SET application_name = 'changed'", "SET extra_float_digits = 2", "prepare s4",
+    "DISCARD PLANS", "run s4", "SHOW application_name",
+    "DISCARD ALL", "SHOW application_name", "SHOW extra_float_digits", "run s4",
+    "BEGIN", "DISCARD ALL", "ROLLBACK",
+    "", ";", "-- only a comment",
+]
+
+
+def _session_answers(dsn: str) -> list[tuple[str, str, str | None]]:
+    from psycopg import pq
+
+    answers = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pg = conn.pgconn
+        for line in SESSION_SCRIPT:
+            if line.startswith("prepare "):
+                res = pg.prepare(line.split()[1].encode(), b"SELECT 1")
+            elif line.startswith("run "):
+                res = pg.exec_prepared(line.split()[1].encode(), [])
+            else:
+                res = pg.exec_(line.encode())
+            state = res.error_field(pq.DiagnosticField.SQLSTATE)
+            value = res.get_value(0, 0) if res.status == pq.ExecStatus.TUPLES_OK else None
+            answers.append((line, pq.ExecStatus(res.status).name, (res.command_status or b"").decode() + (
+                f" -> {value.decode()}" if value is not None else ""), state and state.decode()))
+    return answers
+
+
+def test_session_statements_answer_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    real = _session_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
+    ours = _session_answers(gateway.dsn("carol"))
+    assert len(ours) == len(real)
+    assert [(o, r) for o, r in zip(ours, real) if o != r] == []
