@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import logging
+import re
 import secrets
 import threading
 import time
@@ -59,6 +59,12 @@ CLIENT_PARAMETERS: dict[str, str] = {
     "lc_collate": "C", "lc_ctype": "C", "jit": "off", "geqo": "on", "row_security": "on",
     "work_mem": "4MB", "max_connections": "100", "tcp_keepalives_idle": "0",
 }
+CLIENT_PARAMETERS["server_version_num"] = "%d%04d" % tuple(int(x) for x in shadow.SERVER_VERSION.split(".")[:2])
+FIXED_PARAMETERS = frozenset({"server_version", "server_version_num", "server_encoding", "integer_datetimes",
+                              "is_superuser", "max_identifier_length", "lc_collate", "lc_ctype", "max_connections"})
+_CHOICES = {"client_min_messages": ("debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning",
+                                    "error"),
+            "intervalstyle": ("postgres", "postgres_verbose", "sql_standard", "iso_8601")}
 REPORTED = ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone", "integer_datetimes",
             "standard_conforming_strings", "IntervalStyle", "application_name", "is_superuser",
             "session_authorization", "default_transaction_read_only", "in_hot_standby")
@@ -110,6 +116,7 @@ class Session:
         self.params: dict[str, str] = dict(CLIENT_PARAMETERS)
         self.params["statement_timeout"] = _shown_ms(app.config.server.statement_timeout_ms)
         self.defaults = dict(self.params)
+        self._tx_saved: dict[str, tuple[str, bool]] = {}  # parameter -> (value before, set LOCAL only)
         self.scram: ScramExchange | None = None
         self.tx = m.TxStatus.IDLE
         self.prepared: dict[str, Prepared] = {}
@@ -697,10 +704,12 @@ class Session:
             self.tx = m.TxStatus.IDLE
             self._close_cursors()
             yield encode(m.CommandComplete(tag))
+            yield from self._end_tx(committed=tag == "COMMIT")
         elif first in ("ROLLBACK", "ABORT"):
             self.tx = m.TxStatus.IDLE
             self._close_cursors()
             yield encode(m.CommandComplete("ROLLBACK"))
+            yield from self._end_tx(committed=False)
         elif first in ("SAVEPOINT", "RELEASE"):
             yield encode(m.CommandComplete(first))
         elif first == "SET":
@@ -711,6 +720,14 @@ class Session:
                 raise InsufficientPrivilege(f'permission denied to set parameter "{name}"')
             yield encode(m.CommandComplete("RESET"))
             yield from self._reset(None if name == "all" else name)
+        elif first == "SHOW" and self._show_name(stmt) == "all":
+            if not portal.described:
+                yield encode(m.RowDescription(tuple(m.Field(c, pgtypes.TEXT) for c in ("name", "setting", "description"))))
+            names = sorted(self.params)  # the client parameters only: engine settings are not shown
+            yield bytes(pgtypes.data_rows(pa.record_batch({"name": [_CASED.get(n, n) for n in names],
+                                                           "setting": [self.params[n] for n in names],
+                                                           "description": [""] * len(names)}), (0,)))
+            yield encode(m.CommandComplete("SHOW"))
         elif first == "SHOW":
             name = self._show_name(stmt)
             value = self._show_value(name)
@@ -764,10 +781,12 @@ class Session:
 
     def _set(self, words: list[str], stmt: Statement) -> Iterator[bytes]:
         rest = words[1:]
+        local = False
         if rest and rest[0].upper() in ("SESSION", "LOCAL"):
             if len(rest) > 1 and rest[1].upper() == "CHARACTERISTICS":
                 yield encode(m.CommandComplete("SET"))
                 return
+            local = rest[0].upper() == "LOCAL"
             rest = rest[1:]
         if rest and rest[0].upper() == "TRANSACTION":
             yield encode(m.CommandComplete("SET"))
@@ -778,21 +797,43 @@ class Session:
             raise SyntaxError_("syntax error in SET", position=stmt.offset + len(stmt.text))
         name = rest[0].lower()
         value_words = rest[2:] if rest[1] in ("=",) or rest[1].upper() == "TO" else rest[1:]
-        value = ", ".join(w.strip("'") for w in value_words if w != ",")
         if name not in CLIENT_PARAMETERS:
             raise InsufficientPrivilege(f'permission denied to set parameter "{name}"',
                                         hint="only client parameters can be set; engine settings are fixed")
-        if name == "client_encoding" and not _utf8(value):
-            raise FeatureNotSupported("only UTF8 client encoding is supported")
-        if value.upper() == "DEFAULT":
+        if name in FIXED_PARAMETERS:
+            raise CantChangeParameter(f'parameter "{name}" cannot be changed')
+        if [w.upper() for w in value_words] == ["DEFAULT"] or (name == "timezone" and
+                                                                [w.upper() for w in value_words] == ["LOCAL"]):
             value = self.defaults.get(name, CLIENT_PARAMETERS[name])
-        elif name == "statement_timeout":
-            value = _shown_ms(_milliseconds(value))
+        elif name == "search_path":  # PostgreSQL shows each schema as an identifier, quoted if need be
+            value = ", ".join(_quote_ident(w) for w in value_words if w != ",")
+        else:
+            value = _checked_parameter(name, ", ".join(w.strip("'") for w in value_words if w != ","))
+        if local and self.tx == m.TxStatus.IDLE:  # as PostgreSQL: a warning, and nothing changes
+            yield encode(m.NoticeResponse("WARNING", "25P01", "SET LOCAL can only be used in transaction blocks"))
+            yield encode(m.CommandComplete("SET"))
+            return
+        if self.tx != m.TxStatus.IDLE:  # undone by ROLLBACK, and for SET LOCAL by COMMIT too
+            self._tx_saved.setdefault(name, (self.params[name], local))
+            if not local and self._tx_saved[name][1]:
+                self._tx_saved[name] = (self._tx_saved[name][0], False)
         self.params[name] = value
         yield encode(m.CommandComplete("SET"))
         cased = _CASED.get(name, name)
         if cased in REPORTED:
             yield encode(m.ParameterStatus(cased, self.params[name]))
+
+    def _end_tx(self, committed: bool) -> Iterator[bytes]:
+        """Parameters set in the ended transaction: kept on COMMIT (but SET LOCAL's), undone on
+        ROLLBACK, with a ParameterStatus for each reported one that changes back."""
+        saved, self._tx_saved = self._tx_saved, {}
+        for name, (before, local) in saved.items():
+            if (committed and not local) or self.params.get(name) == before:
+                continue
+            self.params[name] = before
+            cased = _CASED.get(name, name)
+            if cased in REPORTED:
+                yield encode(m.ParameterStatus(cased, before))
 
     def _reset(self, name: str | None) -> Iterator[bytes]:
         """One parameter (or all of them) back to its value when the session started, with a
@@ -811,8 +852,6 @@ class Session:
         return {"transaction isolation level": "transaction_isolation", "time zone": "timezone"}.get(name, name)
 
     def _show_value(self, name: str) -> str:
-        if name == "all":
-            raise FeatureNotSupported("SHOW ALL is not supported")
         if name not in self.params:
             raise ObjectNotFound(f'unrecognized configuration parameter "{name}"')
         return self.params[name]
@@ -916,6 +955,35 @@ def _milliseconds(value: str) -> int:
     return ms
 
 
+def _checked_parameter(name: str, value: str) -> str:
+    """A client parameter's value as PostgreSQL stores it, or 22023 where PostgreSQL refuses it."""
+    if name == "statement_timeout":
+        return _shown_ms(_milliseconds(value))
+    if name == "client_encoding":
+        if not _utf8(value):
+            raise FeatureNotSupported("only UTF8 client encoding is supported")
+        return "UTF8"
+    if name in _CHOICES:
+        choice = {"debug": "debug2"}.get(value.lower(), value.lower())
+        if choice not in _CHOICES[name]:
+            raise InvalidParameterValue(f'invalid value for parameter "{name}": "{value}"',
+                                        hint=f"Available values: {', '.join(_CHOICES[name])}.")
+        return choice
+    if name == "extra_float_digits":
+        try:
+            digits = int(value)
+        except ValueError:
+            raise InvalidParameterValue(f'invalid value for parameter "{name}": "{value}"') from None
+        if not -15 <= digits <= 3:
+            raise InvalidParameterValue(f'{digits} is outside the valid range for parameter "{name}" (-15 .. 3)')
+        return str(digits)
+    return value
+
+
+def _quote_ident(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
 def _shown_ms(ms: int) -> str:
     """A duration as SHOW gives it: in the largest unit that holds it whole ("90s", "1500ms")."""
     for unit in ("d", "h", "min", "s"):
@@ -937,6 +1005,10 @@ class InFailedTransaction(EgressError, code="25P02"):
 
 
 class DuplicatePrepared(EgressError, code="42P05"):
+    pass
+
+
+class CantChangeParameter(EgressError, code="55P02"):
     pass
 
 

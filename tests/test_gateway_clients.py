@@ -453,6 +453,21 @@ SESSION_SCRIPT = [
     "DISCARD ALL", "SHOW application_name", "SHOW extra_float_digits", "run s4",
     "BEGIN", "DISCARD ALL", "ROLLBACK",
     "", ";", "-- only a comment",
+    # client parameters: values kept as PostgreSQL keeps them, bad ones refused as it refuses them
+    "SHOW DateStyle", "SHOW IntervalStyle", "SHOW search_path", "SHOW integer_datetimes",
+    "SET DateStyle = 'ISO, DMY'", "SHOW DateStyle", "SET DateStyle TO DEFAULT", "SHOW DateStyle",
+    "SET TIME ZONE 'UTC'", "SHOW TimeZone", "SET timezone = 'Europe/Paris'", "SHOW timezone",
+    "SET client_min_messages = WARNING", "SHOW client_min_messages", "SET client_min_messages = bogus",
+    "SET IntervalStyle = iso_8601", "SHOW IntervalStyle", "SET IntervalStyle = 'nope'",
+    "SET extra_float_digits = 3", "SHOW extra_float_digits", "SET extra_float_digits = 'x'",
+    "SET extra_float_digits = 4", "SHOW extra_float_digits",
+    "SET search_path TO public", "SHOW search_path", "SET search_path = \"$user\", public", "SHOW search_path",
+    "SET client_encoding = 'utf-8'", "SHOW client_encoding", "SET server_version = '9.0'",
+    "SET application_name TO 'a b'", "SET LOCAL application_name = 'outside a block'", "SHOW application_name",
+    "BEGIN", "SET LOCAL application_name = 'local'", "SHOW application_name", "COMMIT", "SHOW application_name",
+    "BEGIN", "SET application_name = 'rolled back'", "ROLLBACK", "SHOW application_name",
+    "BEGIN", "SET application_name = 'committed'", "COMMIT", "SHOW application_name",
+    "RESET ALL", "SHOW DateStyle", "SHOW application_name", "SHOW nosuch",
 ]
 
 
@@ -481,3 +496,7 @@ def test_session_statements_answer_as_postgresql_does(gateway, postgres_server) 
     ours = _session_answers(gateway.dsn("carol"))
     assert len(ours) == len(real)
     assert [(o, r) for o, r in zip(ours, real) if o != r] == []
+    with psycopg.connect(gateway.dsn("carol")) as conn:  # SHOW ALL: the client parameters, no engine setting
+        settings = dict((name, value) for name, value, _ in conn.execute("SHOW ALL").fetchall())
+    assert settings["DateStyle"] == "ISO, MDY" and settings["server_version_num"] == "160004"
+    assert not {"threads", "memory_limit", "enable_external_access"} & set(settings)
