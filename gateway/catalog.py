@@ -10,6 +10,7 @@ principal may see and nothing else; there is no data in it to leak.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -17,7 +18,7 @@ from sqlglot import exp
 
 from gateway import pgcatalog
 from sql import functions
-from sql.errors import UndefinedFunction, UndefinedTable
+from sql.errors import FeatureNotSupported, ObjectNotFound, UndefinedFunction, UndefinedTable
 from sql.model import Catalog, Principal
 from sql.rules.name_columns import pg_names
 from sql.rules.names import fold
@@ -42,7 +43,8 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef", "pg_get_partkeydef",
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
     "array_length", "len", "to_regtype", "_pg_expandarray", "json_build_object", "json_object", "json_agg",
-    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible",
+    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible", "current_setting",
+    "set_config",
 })
 
 
@@ -112,8 +114,13 @@ class ShadowCatalogs:
             con.close()
 
 
-def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) -> exp.Expression:
-    """Catalog functions become the values egress stands by; other functions must be allowed."""
+def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
+                          settings: dict[str, str] | None = None,
+                          set_config: Callable[[str, str], str] | None = None) -> exp.Expression:
+    """Catalog functions become the values egress stands by; other functions must be allowed.
+    ``settings``: the session's client parameters, what current_setting() reads, and
+    ``set_config``: how set_config() changes one (never the engine's settings: DuckDB's own
+    current_setting is not reachable)."""
     for node in tree.walk():
         if isinstance(node, exp.Func) and not functions.is_allowed(node) \
                 and functions.function_name(node) not in CATALOG_FUNCTIONS:
@@ -246,6 +253,26 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int) 
             return exp.Literal.string(DATABASE)
         if name == "pg_backend_pid":
             return exp.Literal.number(pid)
+        if name == "set_config":
+            args = node.expressions if isinstance(node, exp.Anonymous) else []
+            if len(args) != 3 or not all(isinstance(a, exp.Literal) and a.is_string for a in args[:2]) \
+                    or set_config is None:
+                raise FeatureNotSupported("set_config() takes a name and a value as string literals here")
+            local = isinstance(args[2], exp.Boolean) and bool(args[2].this)
+            # is_local: the value lasts for the statement's transaction, which on this read-only
+            # store ends with the statement
+            stored = args[1].name if local else set_config(args[0].name, args[1].name)
+            return exp.Literal.string(stored)
+        if name == "current_setting":
+            args = node.expressions if isinstance(node, exp.Anonymous) else []
+            if not args or not (isinstance(args[0], exp.Literal) and args[0].is_string):
+                raise FeatureNotSupported("current_setting() takes a parameter name as a string literal here")
+            key = args[0].name.lower()
+            if key in (settings or {}):
+                return exp.Literal.string((settings or {})[key])
+            if len(args) > 1 and isinstance(args[1], exp.Boolean) and args[1].this:  # missing_ok
+                return exp.cast(exp.Null(), "TEXT")
+            raise ObjectNotFound(f'unrecognized configuration parameter "{args[0].name}"')
         if name.startswith("has_") and name.endswith("_privilege"):
             return exp.true()
         if name == "format_type" and isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
@@ -343,8 +370,9 @@ def sqlglot_numeric(typmod: exp.Expression) -> exp.Expression:
 
 
 def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid: int,
-        params: list[object] | None = None) -> pa.Table:
-    rewritten = rewrite_catalog_query(tree, principal, pid)
+        params: list[object] | None = None, settings: dict[str, str] | None = None,
+        set_config: Callable[[str, str], str] | None = None) -> pa.Table:
+    rewritten = rewrite_catalog_query(tree, principal, pid, settings, set_config)
     if params:
         # rewrites may drop a $n (pg_table_is_visible($1) became true): renumber what is left
         used = sorted({int(p.name) for p in rewritten.find_all(exp.Parameter) if str(p.name).isdigit()})

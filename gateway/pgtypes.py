@@ -192,9 +192,34 @@ def text_strings(arr: pa.Array) -> pa.Array:
         out = pc.cast(arr, pa.string())
     elif pa.types.is_timestamp(t):
         out = _timestamp_text(arr, with_zone=t.tz is not None)
+    elif pa.types.is_time(t):  # fractions without trailing zeros, none when whole, as PostgreSQL writes them
+        out = pc.replace_substring_regex(pc.cast(pc.cast(arr, pa.time64("us")), pa.string()), r"\.?0+$", "")
+    elif pa.types.is_interval(t):
+        out = pa.array([None if v is None else interval_text(v.months, v.days, v.nanoseconds // 1000)
+                        for v in arr.to_pylist()], pa.string())
     else:
         out = pa.array([None if v is None else _py_text(v) for v in arr.to_pylist()], pa.string())
     return out
+
+
+def interval_text(months: int, days: int, micros: int) -> str:
+    """An interval as PostgreSQL writes it (IntervalStyle postgres, its EncodeInterval): years,
+    mons and days each with its own sign, "+" on a positive part after a negative one, then the
+    time, which is shown when nonzero or when nothing else is ("1 year 2 mons -3 days +04:05:06.5")."""
+    years = int(months / 12)  # toward zero, as C divides
+    parts: list[str] = []
+    before = False
+    for value, unit in ((years, "year"), (months - years * 12, "mon"), (days, "day")):
+        if value:
+            parts.append(f"{'+' if before and value > 0 else ''}{value} {unit}{'' if value == 1 else 's'}")
+            before = value < 0
+    if micros or not parts:
+        hours, rest = divmod(abs(micros), 3_600_000_000)
+        minutes, rest = divmod(rest, 60_000_000)
+        seconds, fraction = divmod(rest, 1_000_000)
+        sign = "-" if micros < 0 else ("+" if before else "")
+        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}" + (f".{fraction:06d}".rstrip("0") if fraction else ""))
+    return " ".join(parts)
 
 
 # -- binary format ------------------------------------------------------------------------------
@@ -287,6 +312,17 @@ def fixed_block(arr: pa.Array) -> np.ndarray | None:
         values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
     elif oid == NUMERIC and pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8 and len(arr):
         return _numeric_binary_vector(arr)
+    elif oid == TIME:
+        micros = pc.cast(pc.cast(arr, pa.time64("us")), pa.int64())
+        values = pc.fill_null(micros, 0).to_numpy(zero_copy_only=False).astype(">i8")
+    elif oid == INTERVAL and pa.types.is_interval(t) and len(arr):
+        # Arrow: int32 months, int32 days, int64 nanoseconds; PostgreSQL: int64 µs, int32 days, int32 months
+        raw = np.frombuffer(arr.buffers()[1], np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")]),
+                            len(arr), arr.offset * 16)
+        values = np.empty(len(arr), np.dtype([("micros", ">i8"), ("days", ">i4"), ("months", ">i4")]))
+        values["micros"], values["days"], values["months"] = raw["nanos"] // 1000, raw["days"], raw["months"]
+        if arr.null_count:
+            values[pc.is_null(arr).to_numpy(zero_copy_only=False)] = (0, 0, 0)
     else:
         return None
     return np.ascontiguousarray(values).view(np.uint8).reshape(len(arr), -1)
@@ -307,6 +343,8 @@ def binary_values(arr: pa.Array) -> pa.Array:
         return _fixed(block, arr)
     if oid == NUMERIC:
         return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
+    if (pa.types.is_list(t) or pa.types.is_large_list(t)) and oid != TEXT:
+        return _array_binary(arr)
     if oid == UUID:
         return pa.array([None if v is None else uuid.UUID(str(v)).bytes for v in arr.to_pylist()], pa.binary())
     # everything else: the text representation is a valid binary representation for text-like types
@@ -314,6 +352,32 @@ def binary_values(arr: pa.Array) -> pa.Array:
         return text_values(arr)
     raise FeatureNotSupported(f"binary format is not supported for type {TYPE_NAMES.get(oid, t)}",
                               hint="request text format for this column")
+
+
+def _array_binary(arr: pa.Array) -> pa.Array:
+    """One-dimensional arrays in PostgreSQL's binary form (array_send): dimensions, a has-NULL
+    flag and the element type, then each element as a length and its binary value (-1 for NULL).
+    The elements are encoded together; each array is framed in Python (arrays are rare)."""
+    element_oid = oid_for(arr.type.value_type)
+    flat = pc.list_flatten(arr)
+    elements = binary_values(flat) if len(flat) else pa.array([], pa.binary())
+    values, lengths = elements.to_pylist(), byte_lengths(elements)
+    offsets = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False).cumsum()
+    out: list[bytes | None] = []
+    start = 0
+    for i, end in enumerate(offsets.tolist()):
+        if not arr[i].is_valid:
+            out.append(None)
+            continue
+        items = values[start:end]
+        if not items:
+            out.append(struct.pack("!iii", 0, 0, element_oid))
+        else:
+            body = b"".join(struct.pack("!i", -1) if v is None else struct.pack("!i", int(n)) + v
+                            for v, n in zip(items, lengths[start:end], strict=True))
+            out.append(struct.pack("!iiiii", 1, int(None in items), element_oid, len(items), 1) + body)
+        start = end
+    return pa.array(out, pa.binary())
 
 
 # -- DataRow assembly ---------------------------------------------------------------------------

@@ -147,7 +147,10 @@ class Session:
             if self.skip_to_sync:
                 return
             try:
-                yield from self._extended(msg)
+                try:
+                    yield from self._extended(msg)
+                except Exception as exc:
+                    raise _internal(exc) from exc
             except EgressError as err:
                 self.skip_to_sync = True
                 self._fail_tx()
@@ -268,7 +271,10 @@ class Session:
                     raise InFailedTransaction("current transaction is aborted, commands ignored until end of transaction block")
                 prepared = self._prepare("", stmt.text, stmt, ())
                 portal = Portal(prepared, [], (), simple=True)
-                yield from self._execute(portal, 0)
+                try:
+                    yield from self._execute(portal, 0)
+                except Exception as exc:
+                    raise _internal(exc) from exc
             except EgressError as err:
                 self._fail_tx()
                 yield self._error(err)
@@ -432,9 +438,12 @@ class Session:
             if prepared.columns is None:
                 assert self.principal is not None
                 nulls = [None] * len(self._param_oids(prepared)) or None
-                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid, nulls) \
+                # described without running: set_config() must not change anything yet
+                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid, nulls,
+                                   self.params, lambda name, value: value) \
                     if isinstance(prepared.tree, exp.Select) else \
-                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid, nulls)
+                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid, nulls, self.params,
+                               lambda name, value: value)
                 prepared.columns = pgtypes.describe(table.schema)
             return prepared.columns
         assert prepared.compiled is not None
@@ -480,7 +489,7 @@ class Session:
             return
         if prepared.catalog:
             table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid,  # type: ignore[arg-type]
-                               portal.params or None)
+                               portal.params or None, self.params, self._set_config)
             portal.schema = table.schema
             portal.batches = iter(table.to_batches())
             return
@@ -823,6 +832,17 @@ class Session:
         if cased in REPORTED:
             yield encode(m.ParameterStatus(cased, self.params[name]))
 
+    def _set_config(self, name: str, value: str) -> str:
+        """set_config(name, value, false) in a catalog query: SET's checks, its value kept."""
+        key = name.lower()
+        if key not in CLIENT_PARAMETERS:
+            raise InsufficientPrivilege(f'permission denied to set parameter "{key}"',
+                                        hint="only client parameters can be set; engine settings are fixed")
+        if key in FIXED_PARAMETERS:
+            raise CantChangeParameter(f'parameter "{key}" cannot be changed')
+        self.params[key] = _checked_parameter(key, value)
+        return self.params[key]
+
     def _end_tx(self, committed: bool) -> Iterator[bytes]:
         """Parameters set in the ended transaction: kept on COMMIT (but SET LOCAL's), undone on
         ROLLBACK, with a ParameterStatus for each reported one that changes back."""
@@ -935,6 +955,15 @@ def _encode_ahead(encoder: CopyEncoder, batches: Iterator[pa.RecordBatch],
     while pending:
         rows, fut = pending.popleft()
         yield rows, fut.result()
+
+
+def _internal(exc: Exception) -> EgressError:
+    """A statement's unexpected failure: logged with its traceback, answered as XX000 with no
+    detail, and the session goes on (as PostgreSQL's does after an internal error)."""
+    if isinstance(exc, EgressError):
+        return exc
+    log.error("statement failed unexpectedly", exc_info=exc)
+    return InternalError("internal error", hint="the server log has the details")
 
 
 _TIME_UNITS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
