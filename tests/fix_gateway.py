@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,16 @@ class Gateway:
     metrics_port: int | None = None
     flight_port: int | None = None
     http_port: int | None = None
+    # what the server writes to stderr after "ready", read as it comes: a pipe nobody reads
+    # fills after 64 KiB of log lines and then blocks the server's next log call
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def logged(self) -> str:
+        """Everything logged after "ready" (complete once the process has exited)."""
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        return "".join(self.lines)
 
     def dsn(self, user: str = "alice", password: str | None = None, **extra: str) -> str:
         parts = {"host": self.host, "port": str(self.port), "user": user, "dbname": "egress",
@@ -55,12 +67,19 @@ def start_gateway(home: EgressHome, *args: str, timeout: float = 60, prefix: boo
         line = proc.stderr.readline()
         if line.startswith("ready "):
             info = json.loads(line[len("ready "):])
-            return Gateway(info["host"], info["port"], proc, info.get("metrics_port"), info.get("flight_port"),
-                           info.get("http_port"))
+            gw = Gateway(info["host"], info["port"], proc, info.get("metrics_port"), info.get("flight_port"),
+                         info.get("http_port"))
+            gw.reader = threading.Thread(target=_drain, args=(proc.stderr, gw.lines), daemon=True)
+            gw.reader.start()
+            return gw
         if not line and proc.poll() is not None:
             raise RuntimeError(f"egress serve exited with {proc.returncode}")
     proc.kill()
     raise RuntimeError("egress serve did not become ready")
+
+
+def _drain(stream: Any, lines: list[str]) -> None:
+    lines.extend(iter(stream.readline, ""))
 
 
 def stop_gateway(gw: Gateway) -> None:
