@@ -61,7 +61,8 @@ def test_queries_exports_and_flight_are_audited(egress_home, tmp_path) -> None: 
         assert {r["user"] for r in alice} == {"alice"}
     finally:
         gw.process.terminate()
-        _, err = gw.process.communicate(timeout=20)
+        gw.process.wait(timeout=20)
+        err = gw.logged()
         stop_gateway(gw)
     lines = [line for line in err.splitlines() if '{"audit"' in line]
     assert lines and all("alice" in line or "bob" in line or "carol" in line for line in lines)
