@@ -365,8 +365,8 @@ def _array_binary(arr: pa.Array) -> pa.Array:
     offsets = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False).cumsum()
     out: list[bytes | None] = []
     start = 0
-    for i, end in enumerate(offsets.tolist()):
-        if not arr[i].is_valid:
+    for valid, end in zip(arr.is_valid().to_pylist(), offsets.tolist(), strict=True):
+        if not valid:
             out.append(None)
             continue
         items = values[start:end]

@@ -439,11 +439,9 @@ class Session:
                 assert self.principal is not None
                 nulls = [None] * len(self._param_oids(prepared)) or None
                 # described without running: set_config() must not change anything yet
-                table = shadow.run(self.shadows, self.principal, prepared.tree.copy().limit(0), self.pid, nulls,
-                                   self.params, lambda name, value: value) \
-                    if isinstance(prepared.tree, exp.Select) else \
-                    shadow.run(self.shadows, self.principal, prepared.tree, self.pid, nulls, self.params,
-                               lambda name, value: value)
+                tree = prepared.tree.copy().limit(0) if isinstance(prepared.tree, exp.Select) else prepared.tree
+                table = shadow.run(self.shadows, self.principal, tree, self.pid, nulls, self.params,
+                                   lambda name, value: value)
                 prepared.columns = pgtypes.describe(table.schema)
             return prepared.columns
         assert prepared.compiled is not None
@@ -806,13 +804,9 @@ class Session:
             raise SyntaxError_("syntax error in SET", position=stmt.offset + len(stmt.text))
         name = rest[0].lower()
         value_words = rest[2:] if rest[1] in ("=",) or rest[1].upper() == "TO" else rest[1:]
-        if name not in CLIENT_PARAMETERS:
-            raise InsufficientPrivilege(f'permission denied to set parameter "{name}"',
-                                        hint="only client parameters can be set; engine settings are fixed")
-        if name in FIXED_PARAMETERS:
-            raise CantChangeParameter(f'parameter "{name}" cannot be changed')
-        if [w.upper() for w in value_words] == ["DEFAULT"] or (name == "timezone" and
-                                                                [w.upper() for w in value_words] == ["LOCAL"]):
+        _check_settable(name)
+        upper = [w.upper() for w in value_words]
+        if upper == ["DEFAULT"] or (name == "timezone" and upper == ["LOCAL"]):
             value = self.defaults.get(name, CLIENT_PARAMETERS[name])
         elif name == "search_path":  # PostgreSQL shows each schema as an identifier, quoted if need be
             value = ", ".join(_quote_ident(w) for w in value_words if w != ",")
@@ -823,23 +817,16 @@ class Session:
             yield encode(m.CommandComplete("SET"))
             return
         if self.tx != m.TxStatus.IDLE:  # undone by ROLLBACK, and for SET LOCAL by COMMIT too
-            self._tx_saved.setdefault(name, (self.params[name], local))
-            if not local and self._tx_saved[name][1]:
-                self._tx_saved[name] = (self._tx_saved[name][0], False)
+            before, only_local = self._tx_saved.get(name, (self.params[name], True))
+            self._tx_saved[name] = (before, only_local and local)
         self.params[name] = value
         yield encode(m.CommandComplete("SET"))
-        cased = _CASED.get(name, name)
-        if cased in REPORTED:
-            yield encode(m.ParameterStatus(cased, self.params[name]))
+        yield from _reported(name, value)
 
     def _set_config(self, name: str, value: str) -> str:
         """set_config(name, value, false) in a catalog query: SET's checks, its value kept."""
         key = name.lower()
-        if key not in CLIENT_PARAMETERS:
-            raise InsufficientPrivilege(f'permission denied to set parameter "{key}"',
-                                        hint="only client parameters can be set; engine settings are fixed")
-        if key in FIXED_PARAMETERS:
-            raise CantChangeParameter(f'parameter "{key}" cannot be changed')
+        _check_settable(key)
         self.params[key] = _checked_parameter(key, value)
         return self.params[key]
 
@@ -851,9 +838,7 @@ class Session:
             if (committed and not local) or self.params.get(name) == before:
                 continue
             self.params[name] = before
-            cased = _CASED.get(name, name)
-            if cased in REPORTED:
-                yield encode(m.ParameterStatus(cased, before))
+            yield from _reported(name, before)
 
     def _reset(self, name: str | None) -> Iterator[bytes]:
         """One parameter (or all of them) back to its value when the session started, with a
@@ -862,9 +847,8 @@ class Session:
             value = self.defaults.get(key, CLIENT_PARAMETERS[key])
             changed = self.params.get(key) != value
             self.params[key] = value
-            cased = _CASED.get(key, key)
-            if changed and cased in REPORTED:
-                yield encode(m.ParameterStatus(cased, value))
+            if changed:
+                yield from _reported(key, value)
 
     def _show_name(self, stmt: Statement) -> str:
         words = [t.text for t in tokenize(stmt.text)]
@@ -982,6 +966,23 @@ def _milliseconds(value: str) -> int:
         raise InvalidParameterValue(f"{ms} ms is outside the valid range for parameter \"statement_timeout\" "
                                     f"(0 .. 2147483647)")
     return ms
+
+
+def _reported(name: str, value: str) -> Iterator[bytes]:
+    """A ParameterStatus for a parameter drivers track (REPORTED), none for the others."""
+    cased = _CASED.get(name, name)
+    if cased in REPORTED:
+        yield encode(m.ParameterStatus(cased, value))
+
+
+def _check_settable(name: str) -> None:
+    """SET and set_config() change client parameters only: 42501 for anything else (engine
+    settings above all), 55P02 for the ones PostgreSQL fixes at start-up."""
+    if name not in CLIENT_PARAMETERS:
+        raise InsufficientPrivilege(f'permission denied to set parameter "{name}"',
+                                    hint="only client parameters can be set; engine settings are fixed")
+    if name in FIXED_PARAMETERS:
+        raise CantChangeParameter(f'parameter "{name}" cannot be changed')
 
 
 def _checked_parameter(name: str, value: str) -> str:
