@@ -14,6 +14,7 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from gateway import pgcatalog
@@ -46,15 +47,30 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible", "current_setting",
     "set_config",
 })
+# allowed in catalog queries, but ordinary functions: using one does not make a query a catalog query
+# (ARRAY[company_id] FROM companies must read the warehouse, not the shadow's empty tables)
+GENERAL_FUNCTIONS = frozenset({
+    "array_to_string", "array_agg", "unnest", "generate_subscripts", "quote_ident", "array", "arraytostring",
+    "string_to_array", "array_upper", "array_length", "len", "json_build_object", "json_object", "json_agg",
+})
 
 
 def is_catalog_query(tree: exp.Expression) -> bool:
+    """A query on pg_catalog or information_schema, or one that calls catalog functions (version(),
+    current_user, ...) without reading a view: those run in the shadow catalog. A catalog function
+    next to a view is left to the policy engine, which refuses it, rather than answered from the
+    shadow's empty tables."""
+    reads_view = False
     for table in tree.find_all(exp.Table):
         db = fold(table.args.get("db"))
         if db in CATALOG_SCHEMAS or (not db and fold(table.this).startswith(("pg_", "information_schema"))):
             return True
+        reads_view = reads_view or isinstance(table.this, exp.Identifier)
+    if reads_view:
+        return False
     for node in tree.find_all(exp.Func):
-        if functions.function_name(node) in CATALOG_FUNCTIONS:
+        name = functions.function_name(node)
+        if name in CATALOG_FUNCTIONS and name not in GENERAL_FUNCTIONS:
             return True
     for cast in tree.find_all(exp.Cast):
         if cast.to.sql(dialect="postgres").lower().rsplit(".", 1)[-1] in ("regclass", "regtype", "regproc",
@@ -204,6 +220,8 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
                 return exp.TryCast(this=node.this, to=exp.DataType.build("BIGINT"))
             if target in ("oid", "regproc", "regnamespace", "regrole"):
                 return exp.cast(node.this, "BIGINT") if target == "oid" else exp.cast(node.this, "VARCHAR")
+            if target == "oid[]":  # asyncpg: ti.oid = any($1::oid[])
+                return exp.cast(node.this, "BIGINT[]")
             if target == "regtype":
                 return _format_type(node.this, exp.Literal.number(-1))
             if "." in node.to.sql(dialect="postgres"):  # ::pg_catalog.text -> ::text
@@ -352,12 +370,14 @@ def _format_type(oid: exp.Expression, typmod: exp.Expression) -> exp.Expression:
     """PostgreSQL's format_type(oid, typmod) for the types egress serves."""
     from gateway import pgtypes
 
-    ifs = [exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(o)), true=exp.Literal.string(n))
-           for o, n in pgtypes.TYPE_NAMES.items() if o != pgtypes.NUMERIC]
+    ifs = [exp.If(this=exp.Is(this=oid.copy(), expression=exp.Null()), true=exp.Null()),
+           exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(0)), true=exp.Literal.string("-"))]
+    ifs += [exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(o)), true=exp.Literal.string(n))
+            for o, n in pgtypes.TYPE_NAMES.items() if o != pgtypes.NUMERIC]
     numeric = exp.If(
         this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(pgtypes.NUMERIC)),
         true=sqlglot_numeric(typmod))
-    return exp.Case(ifs=[numeric, *ifs], default=exp.Literal.string("text"))
+    return exp.Case(ifs=[*ifs[:2], numeric, *ifs[2:]], default=exp.Literal.string("text"))
 
 
 def sqlglot_numeric(typmod: exp.Expression) -> exp.Expression:
@@ -383,8 +403,15 @@ def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid
     sql = rewritten.sql(dialect="duckdb")
     cur = shadows.cursor(principal)
     try:
-        return (cur.sql(sql, params=params) if params else cur.sql(sql)).to_arrow_table()
+        table = (cur.sql(sql, params=params) if params else cur.sql(sql)).to_arrow_table()
     except duckdb.Error as err:
         raise translate(err) from None
     finally:
         cur.close()
+    # integer arrays in catalog answers are OID lists (array_agg(atttypid), proargtypes): uint32
+    # is sent as oid[], which drivers decode without asking the catalog about int8[] first
+    # (asyncpg would ask, in a query whose answer is of that type, without end)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_list(f.type) and pa.types.is_int64(f.type.value_type):
+            table = table.set_column(i, f.name, pc.cast(table.column(i), pa.list_(pa.uint32())))
+    return table

@@ -26,17 +26,18 @@ from exporters.encode import joined_bytes
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 # OIDs (pg_type.oid) of the types egress sends
-BOOL, BYTEA, INT8, INT2, INT4, TEXT, JSON, FLOAT4, FLOAT8, UNKNOWN = 16, 17, 20, 21, 23, 25, 114, 700, 701, 705
+BOOL, BYTEA, INT8, INT2, INT4, TEXT, OID, JSON, FLOAT4, FLOAT8, UNKNOWN = 16, 17, 20, 21, 23, 25, 26, 114, 700, 701, 705
 VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID = 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950
 ARRAY_OF = {BOOL: 1000, INT2: 1005, INT4: 1007, INT8: 1016, TEXT: 1009, FLOAT4: 1021, FLOAT8: 1022,
-            DATE: 1182, TIMESTAMP: 1115, TIMESTAMPTZ: 1185, NUMERIC: 1231, VARCHAR: 1015, UUID: 2951}
+            DATE: 1182, TIMESTAMP: 1115, TIMESTAMPTZ: 1185, NUMERIC: 1231, VARCHAR: 1015, UUID: 2951, OID: 1028}
+ELEMENT_OF = {array: element for element, array in ARRAY_OF.items()}
 TYPE_SIZE = {BOOL: 1, INT2: 2, INT4: 4, INT8: 8, FLOAT4: 4, FLOAT8: 8, DATE: 4, TIMESTAMP: 8,
-             TIMESTAMPTZ: 8, UUID: 16, INTERVAL: 16, TIME: 8}
+             TIMESTAMPTZ: 8, UUID: 16, INTERVAL: 16, TIME: 8, OID: 4}
 TYPE_NAMES = {BOOL: "boolean", BYTEA: "bytea", INT8: "bigint", INT2: "smallint", INT4: "integer",
               TEXT: "text", JSON: "json", FLOAT4: "real", FLOAT8: "double precision",
               VARCHAR: "character varying", DATE: "date", TIME: "time without time zone",
               TIMESTAMP: "timestamp without time zone", TIMESTAMPTZ: "timestamp with time zone",
-              INTERVAL: "interval", NUMERIC: "numeric", UUID: "uuid", UNKNOWN: "unknown"}
+              INTERVAL: "interval", NUMERIC: "numeric", UUID: "uuid", UNKNOWN: "unknown", OID: "oid"}
 
 PG_EPOCH_DAYS = 10_957  # 2000-01-01 - 1970-01-01
 PG_EPOCH_MICROS = PG_EPOCH_DAYS * 86_400_000_000
@@ -49,6 +50,8 @@ def oid_for(t: pa.DataType) -> int:
         return INT2
     if pa.types.is_int32(t) or pa.types.is_uint16(t):
         return INT4
+    if pa.types.is_uint32(t):
+        return OID  # PostgreSQL's unsigned 32-bit type; the catalog's oid[] columns arrive as these
     if pa.types.is_integer(t):
         return INT8 if not pa.types.is_uint64(t) else NUMERIC
     if pa.types.is_float16(t) or pa.types.is_float32(t):
@@ -86,12 +89,14 @@ _SQL_TYPE_OIDS = {
     "BIGINT": INT8, "INTEGER": INT4, "INT": INT4, "SMALLINT": INT2, "DOUBLE": FLOAT8, "FLOAT": FLOAT4,
     "REAL": FLOAT4, "BOOLEAN": BOOL, "DATE": DATE, "TIMESTAMP": TIMESTAMP, "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ,
     "TIMESTAMPTZ": TIMESTAMPTZ, "VARCHAR": TEXT, "TEXT": TEXT, "UUID": TEXT, "JSON": TEXT, "BLOB": BYTEA,
-    "INTERVAL": INTERVAL,
+    "INTERVAL": INTERVAL, "OID": OID,
 }
 
 
 def oid_for_sql_type(name: str) -> int:
     upper = name.upper()
+    if upper.endswith("[]"):
+        return ARRAY_OF.get(oid_for_sql_type(upper[:-2]), TEXT)
     if upper.startswith(("DECIMAL", "NUMERIC")):
         return NUMERIC
     return _SQL_TYPE_OIDS.get(upper, TEXT)
@@ -300,8 +305,9 @@ def fixed_block(arr: pa.Array) -> np.ndarray | None:
     oid = oid_for(t)
     if oid == BOOL:
         values = np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint8)
-    elif oid in (INT2, INT4, INT8):
-        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype({INT2: ">i2", INT4: ">i4", INT8: ">i8"}[oid])
+    elif oid in (INT2, INT4, INT8, OID):
+        values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(
+            {INT2: ">i2", INT4: ">i4", INT8: ">i8", OID: ">u4"}[oid])
     elif oid in (FLOAT4, FLOAT8):
         values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(">f4" if oid == FLOAT4 else ">f8")
     elif oid == DATE:
@@ -530,7 +536,10 @@ def _binary_param(oid: int, raw: bytes) -> Any:
         UUID: lambda b: str(uuid.UUID(bytes=b)),
         JSON: lambda b: b.decode("utf-8"),
         NUMERIC: _numeric_from_binary,
+        OID: lambda b: struct.unpack("!I", b)[0],
     }
+    if oid in ELEMENT_OF:
+        return _array_from_binary(raw)
     decoder = decoders.get(oid)
     if decoder is None:
         raise FeatureNotSupported(f"binary parameters of type {oid} are not supported",
@@ -539,6 +548,61 @@ def _binary_param(oid: int, raw: bytes) -> Any:
         return decoder(raw)
     except (struct.error, UnicodeDecodeError, ValueError) as err:
         raise InvalidParameterValue(f"invalid binary value for parameter of type {oid}") from err
+
+
+def _array_from_binary(raw: bytes) -> list[Any] | None:
+    """array_recv: ndim, has-nulls flag, element OID, (length, lower bound) per dimension, then
+    each element as a length (-1 for NULL) and its binary value. One dimension, as DuckDB lists."""
+    try:
+        ndim, _, element = struct.unpack_from("!iiI", raw)
+        if ndim == 0:
+            return []
+        if ndim != 1:
+            raise FeatureNotSupported("array parameters with more than one dimension are not supported")
+        count = struct.unpack_from("!i", raw, 12)[0]
+        at, out = 20, []
+        for _ in range(count):
+            size = struct.unpack_from("!i", raw, at)[0]
+            at += 4
+            out.append(None if size < 0 else _binary_param(element, raw[at:at + size]))
+            at += max(size, 0)
+    except struct.error as err:
+        raise InvalidParameterValue("invalid binary value for an array parameter") from err
+    if at != len(raw):
+        raise InvalidParameterValue("invalid binary value for an array parameter")
+    return out
+
+
+def _array_from_text(element: int, text: str) -> list[Any]:
+    """A one-dimensional array literal, ``{1,NULL,"a b","q\\"x"}``, as array_in reads it."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise InvalidParameterValue(f'malformed array literal: "{text}"',
+                                    detail='Array value must start with "{" or dimension information.')
+    out: list[Any] = []
+    items = body[1:-1]
+    at = 0
+    while at < len(items):
+        if items[at] == '"':
+            at, value, quoted = at + 1, [], True
+            while at < len(items) and items[at] != '"':
+                if items[at] == "\\":
+                    at += 1
+                value.append(items[at:at + 1])
+                at += 1
+            at += 1
+            word = "".join(value)
+        else:
+            end = items.find(",", at)
+            end = len(items) if end < 0 else end
+            word, quoted, at = items[at:end].strip(), False, end
+            if "{" in word:
+                raise FeatureNotSupported("array parameters with more than one dimension are not supported")
+        out.append(None if not quoted and word.upper() == "NULL" else _text_param(element, word))
+        if at < len(items) and items[at] != ",":
+            raise InvalidParameterValue(f'malformed array literal: "{text}"')
+        at += 1
+    return out
 
 
 def _numeric_from_binary(raw: bytes) -> decimal.Decimal:
@@ -554,8 +618,10 @@ def _numeric_from_binary(raw: bytes) -> decimal.Decimal:
 
 
 def _text_param(oid: int, text: str) -> Any:
+    if oid in ELEMENT_OF:
+        return _array_from_text(ELEMENT_OF[oid], text)
     try:
-        if oid in (INT2, INT4, INT8):
+        if oid in (INT2, INT4, INT8, OID):
             return int(text)
         if oid in (FLOAT4, FLOAT8):
             return float(text)

@@ -39,7 +39,7 @@ SCALAR = frozenset(
     unixtotime to_timestamp timezone age justifydays justifyhours last_day monthname dayname
     currentdate currenttimestamp currenttime now today yearweek isodow
     to_json jsonextract jsonextractscalar jsonobject json_array json_extract_string
-    struct_pack row list_value list_contains arraysize cardinality array_length
+    struct_pack row array list_value list_contains arraysize cardinality array_length
     array_contains unnest explode generate_series explodinggenerateseries range columns
     list_extract list_slice list_sort list_distinct array_distinct
     uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero
@@ -59,7 +59,9 @@ def display_name(node: exp.Func) -> str:
     """The name as the user wrote it, for messages."""
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
-    return node.sql_name().lower()
+    # as PostgreSQL spells the call (json_agg, not sqlglot's class name J_S_O_N_ARRAY_AGG)
+    head = node.sql(dialect="postgres").split("(", 1)[0].strip()
+    return head.lower() if head.replace("_", "").isalnum() else node.sql_name().lower()
 
 
 # sqlglot models some operators as Func subclasses (AND, OR, EXISTS, CASE): not calls.

@@ -11,12 +11,36 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from sql.errors import SyntaxError_
 
-DIALECT = "postgres"
+
+class EgressPostgres(Postgres):
+    """PostgreSQL as sqlglot reads it, plus arrays of object identifier types (``$1::oid[]``,
+    ``regtype[]``), which drivers send in their type-lookup queries (asyncpg's) and which sqlglot
+    reads as a subscript with nothing in it. Registered by sqlglot under the class's lower-cased
+    name; generation is PostgreSQL's."""
+
+    class Parser(Postgres.Parser):
+        def _parse_types(self, *args: object, **kwargs: object) -> exp.Expression | None:
+            this = super()._parse_types(*args, **kwargs)  # type: ignore[arg-type]
+            while _is_oid_type(this) and self._curr and self._next \
+                    and self._curr.token_type == TokenType.L_BRACKET and self._next.token_type == TokenType.R_BRACKET:
+                self._advance(2)
+                this = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
+            return this
+
+
+def _is_oid_type(node: exp.Expression | None) -> bool:
+    while isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.ARRAY) and node.expressions:
+        node = node.expressions[0]
+    return isinstance(node, exp.ObjectIdentifier)
+
+
+DIALECT = "egresspostgres"
 
 
 class Kind(enum.Enum):

@@ -76,6 +76,25 @@ def test_psycopg_text_binary_and_parameters(gateway, reference) -> None:  # type
             assert cur.fetchone()[0] == "SaaS"
 
 
+def test_array_functions_over_a_view_read_the_view(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    # ARRAY[...], unnest and = ANY are also allowed in catalog queries; using them must not send a
+    # query on a view to the catalog (whose tables are empty: the answer was silently no rows)
+    ids = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme' ORDER BY company_id "
+                    "LIMIT 3").column("company_id").to_pylist()
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        got = conn.execute("SELECT ARRAY[company_id, 0] FROM companies ORDER BY company_id LIMIT 3").fetchall()
+        assert got == [([i, 0],) for i in ids] and len(ids) == 3
+        assert conn.execute("SELECT count(*) FROM companies WHERE company_id = ANY(%s)", (ids,)).fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM companies WHERE company_id = ANY(ARRAY[%s, %s])",
+                            ids[:2]).fetchone() == (2,)
+        assert conn.execute("SELECT unnest(ARRAY[company_id]) FROM companies ORDER BY 1 LIMIT 3").fetchall() == \
+            [(i,) for i in ids]
+        # a catalog function next to a view is refused, not answered from the empty catalog tables
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            conn.execute("SELECT version(), company_id FROM companies LIMIT 1")
+        assert conn.execute("SELECT current_user, ARRAY[1, 2]").fetchone() == ("alice", [1, 2])
+
+
 def test_psycopg_types_round_trip(gateway) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(gateway.dsn("carol")) as conn:
         for binary in (False, True):
@@ -182,6 +201,29 @@ def test_asyncpg_prepared_statements_and_binary_types(gateway, reference) -> Non
             await conn.close()
 
     asyncio.run(run())
+
+
+def test_asyncpg_reads_and_binds_arrays_intervals_and_times_as_with_postgresql(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    # asyncpg asks for every column in binary, and learns array types from its own catalog query
+    # (a recursive CTE with ``$1::oid[]`` whose answer holds an oid[] column)
+    query = ("SELECT ARRAY[1, 2, NULL] AS a, ARRAY['x', NULL, 'y z'] AS b, CAST(ARRAY[] AS INTEGER[]) AS c, "
+             "CAST('-1 year 2 months -3 days 04:05:06.25' AS INTERVAL) AS i, TIME '12:34:56.5' AS t, "
+             "CAST($1 AS BIGINT[]) AS p, CAST($2 AS TEXT[]) AS q")
+
+    async def fetch(url: str, scoped: str) -> list[object]:
+        conn = await asyncpg.connect(url)
+        try:
+            row = list(await conn.fetchrow(query, [7, None, -8], ["a,b", None, 'q"x']))
+            return row + [await conn.fetchval(scoped)]
+        finally:
+            await conn.close()
+
+    real = asyncio.run(fetch(f"postgresql://postgres@127.0.0.1:{postgres_server.port}/postgres",
+                             "SELECT ARRAY[1, 2, 3]::BIGINT[]"))
+    ours = asyncio.run(fetch(gateway.url("carol"), "SELECT array_agg(company_id ORDER BY company_id) FROM companies "
+                                                   "WHERE company_id <= 3"))
+    assert ours == real
+    assert real[:3] == [[1, 2, None], ["x", None, "y z"], []] and real[5:] == [[7, None, -8], ["a,b", None, 'q"x'], [1, 2, 3]]
 
 
 async def _append(buf: bytearray, data: bytes) -> None:
