@@ -92,6 +92,8 @@ def test_array_functions_over_a_view_read_the_view(gateway, reference) -> None: 
         # a catalog function next to a view is refused, not answered from the empty catalog tables
         with pytest.raises(psycopg.errors.UndefinedFunction):
             conn.execute("SELECT version(), company_id FROM companies LIMIT 1")
+        with pytest.raises(psycopg.errors.UndefinedObject, match='type "regclass" does not exist'):
+            conn.execute("SELECT company_id::regclass FROM companies LIMIT 1")
         assert conn.execute("SELECT current_user, ARRAY[1, 2]").fetchone() == ("alice", [1, 2])
 
 

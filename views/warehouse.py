@@ -28,6 +28,7 @@ from sql.errors import (
     FeatureNotSupported,
     InsufficientPrivilege,
     InternalError,
+    ObjectNotFound,
     ProgramLimitExceeded,
     QueryCanceled,
     SyntaxError_,
@@ -387,6 +388,8 @@ def translate(err: duckdb.Error) -> EgressError:
     if isinstance(err, duckdb.CatalogException):
         if "function" in lowered.lower():
             return UndefinedFunction(lowered)
+        if lowered.lower().startswith("type with name"):  # x::regclass on a view: PostgreSQL's 42704
+            return ObjectNotFound(f'type "{lowered.split("name ", 1)[1].split(" ", 1)[0].lower()}" does not exist')
         return UndefinedTable(lowered)
     if isinstance(err, duckdb.PermissionException):
         return InsufficientPrivilege("permission denied")
