@@ -132,7 +132,7 @@ class ShadowCatalogs:
 
 def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
                           settings: dict[str, str] | None = None,
-                          set_config: Callable[[str, str], str] | None = None) -> exp.Expression:
+                          set_config: Callable[[str, str, bool], str] | None = None) -> exp.Expression:
     """Catalog functions become the values egress stands by; other functions must be allowed.
     ``settings``: the session's client parameters, what current_setting() reads, and
     ``set_config``: how set_config() changes one (never the engine's settings: DuckDB's own
@@ -277,10 +277,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
                     or set_config is None:
                 raise FeatureNotSupported("set_config() takes a name and a value as string literals here")
             local = isinstance(args[2], exp.Boolean) and bool(args[2].this)
-            # is_local: the value lasts for the statement's transaction, which on this read-only
-            # store ends with the statement
-            stored = args[1].name if local else set_config(args[0].name, args[1].name)
-            return exp.Literal.string(stored)
+            return exp.Literal.string(set_config(args[0].name, args[1].name, local))
         if name == "current_setting":
             args = node.expressions if isinstance(node, exp.Anonymous) else []
             if not args or not (isinstance(args[0], exp.Literal) and args[0].is_string):
@@ -391,7 +388,7 @@ def sqlglot_numeric(typmod: exp.Expression) -> exp.Expression:
 
 def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid: int,
         params: list[object] | None = None, settings: dict[str, str] | None = None,
-        set_config: Callable[[str, str], str] | None = None) -> pa.Table:
+        set_config: Callable[[str, str, bool], str] | None = None) -> pa.Table:
     rewritten = rewrite_catalog_query(tree, principal, pid, settings, set_config)
     if params:
         # rewrites may drop a $n (pg_table_is_visible($1) became true): renumber what is left

@@ -816,19 +816,25 @@ class Session:
             yield encode(m.NoticeResponse("WARNING", "25P01", "SET LOCAL can only be used in transaction blocks"))
             yield encode(m.CommandComplete("SET"))
             return
+        self._assign(name, value, local)
+        yield encode(m.CommandComplete("SET"))
+        yield from _reported(name, value)
+
+    def _assign(self, name: str, value: str, local: bool) -> None:
         if self.tx != m.TxStatus.IDLE:  # undone by ROLLBACK, and for SET LOCAL by COMMIT too
             before, only_local = self._tx_saved.get(name, (self.params[name], True))
             self._tx_saved[name] = (before, only_local and local)
         self.params[name] = value
-        yield encode(m.CommandComplete("SET"))
-        yield from _reported(name, value)
 
-    def _set_config(self, name: str, value: str) -> str:
-        """set_config(name, value, false) in a catalog query: SET's checks, its value kept."""
+    def _set_config(self, name: str, value: str, local: bool) -> str:
+        """set_config(name, value, is_local) in a catalog query: SET's checks and bookkeeping. A
+        local value outside a transaction block lasts for the statement only: nothing to keep."""
         key = name.lower()
         _check_settable(key)
-        self.params[key] = _checked_parameter(key, value)
-        return self.params[key]
+        value = _checked_parameter(key, value)
+        if not local or self.tx != m.TxStatus.IDLE:
+            self._assign(key, value, local)
+        return value
 
     def _end_tx(self, committed: bool) -> Iterator[bytes]:
         """Parameters set in the ended transaction: kept on COMMIT (but SET LOCAL's), undone on

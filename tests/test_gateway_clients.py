@@ -511,6 +511,11 @@ SESSION_SCRIPT = [
     "BEGIN", "SET LOCAL application_name = 'local'", "SHOW application_name", "COMMIT", "SHOW application_name",
     "BEGIN", "SET application_name = 'rolled back'", "ROLLBACK", "SHOW application_name",
     "BEGIN", "SET application_name = 'committed'", "COMMIT", "SHOW application_name",
+    "BEGIN", "SELECT set_config('application_name', 'cfg rolled back', false)", "ROLLBACK", "SHOW application_name",
+    "BEGIN", "SELECT set_config('application_name', 'cfg local', true)", "SHOW application_name", "COMMIT",
+    "SHOW application_name", "SELECT set_config('application_name', 'cfg statement', true)", "SHOW application_name",
+    "SELECT set_config('application_name', 'cfg kept', false)", "SHOW application_name",
+    "SELECT set_config('extra_float_digits', 'x', false)",
     "RESET ALL", "SHOW DateStyle", "SHOW application_name", "SHOW nosuch",
 ]
 
