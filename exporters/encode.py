@@ -11,6 +11,7 @@ import json
 import re
 from typing import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -174,17 +175,64 @@ def needs_quotes(text: pa.Array, delimiter: str, *, empty: bool = False) -> pa.A
     One scan of the column's bytes rules out most columns before any per-value regex."""
     lengths = pc.binary_length(text) if empty else None
     has_empty = lengths is not None and pc.min(lengths).as_py() == 0
-    if not may_contain(text, (delimiter + '"\r\n').encode("utf-8")):
+    specials = (delimiter + '"\r\n').encode("utf-8")
+    if not may_contain(text, specials):
         return pc.equal(lengths, 0) if has_empty else None
-    needs = pc.match_substring_regex(text, "[" + re.escape(delimiter) + '"\\r\\n]')
-    if has_empty:  # comparing lengths: some 30x faster than comparing strings to ""
-        needs = pc.or_(needs, pc.equal(lengths, 0))
+    if len(specials) == 4 and (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        needs = _holding_any(text, specials, empty)
+    else:
+        needs = pc.match_substring_regex(text, "[" + re.escape(delimiter) + '"\\r\\n]')
+        if has_empty:  # comparing lengths: some 30x faster than comparing strings to ""
+            needs = pc.or_(needs, pc.equal(lengths, 0))
     return needs if pc.any(needs).as_py() else None
 
 
+def _holding_any(text: pa.Array, chars: bytes, empty: bool) -> pa.Array:
+    """Per value, whether it holds one of ``chars`` (single bytes; ``empty``: or is empty).
+
+    One pass per byte over the column's data buffer, then one OR per value's span
+    (logical_or.reduceat): a third of the time of a regex per value on descriptive text, where
+    most values hold a comma. A NULL's slot is empty, so it holds nothing (and is "empty")."""
+    offsets = value_offsets(text)
+    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    hit = np.zeros(len(data) + 1, bool)  # one byte more: the last value's span may start at the end
+    np.equal(data, chars[0], out=hit[:-1])
+    for c in chars[1:]:
+        hit[:-1] |= data == c
+    out = np.logical_or.reduceat(hit, offsets[:-1] - offsets[0])
+    out &= lengths > 0  # reduceat gives an empty span the byte at its start
+    if empty:
+        out |= lengths == 0
+    if text.null_count:
+        out &= pc.is_valid(text).to_numpy(zero_copy_only=False)
+    return pa.array(out)
+
+
+def value_offsets(values: pa.Array) -> np.ndarray:
+    """The offsets of a binary or string array's values in its data buffer (n + 1 of them)."""
+    wide = pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type)
+    return np.frombuffer(values.buffers()[1], np.int64 if wide else np.int32, len(values) + 1,
+                         values.offset * (8 if wide else 4))
+
+
 def quote_where(text: pa.Array, needs: pa.Array | None) -> pa.Array:
-    """CSV's minimal quoting, given needs_quotes()."""
-    return text if needs is None else pc.if_else(needs, quote_all(text), text)
+    """CSV's minimal quoting, given needs_quotes().
+
+    A value with a quote in it always needs quoting, so doubling quotes in every value changes
+    only values that are quoted anyway; the quotes themselves are joined on from an array that
+    holds '"' where needed and '' elsewhere. (if_else between a quoted and a plain copy costs
+    more than the two copies together.)"""
+    if needs is None:
+        return text
+    inner = pc.replace_substring(text, '"', '""') if may_contain(text, b'"') else text
+    flags = pc.fill_null(needs, False).to_numpy(zero_copy_only=False)
+    ends = np.cumsum(flags, dtype=np.int64)
+    wide = pa.types.is_large_string(text.type) or pa.types.is_large_binary(text.type)
+    offsets = np.concatenate([np.zeros(1, np.int64), ends]).astype(np.int64 if wide else np.int32)
+    marks = pa.Array.from_buffers(text.type, len(text), [None, pa.py_buffer(offsets),
+                                                         pa.py_buffer(b'"' * int(ends[-1] if len(ends) else 0))])
+    return pc.binary_join_element_wise(marks, inner, marks, pa.scalar("", text.type))
 
 
 def join_rows(pieces: Sequence[pa.Array | str]) -> pa.Array:

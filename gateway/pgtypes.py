@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import joined_bytes
+from exporters.encode import joined_bytes, value_offsets
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 # OIDs (pg_type.oid) of the types egress sends
@@ -393,13 +393,6 @@ def block_values(block: np.ndarray, value_type: pa.DataType = pa.binary()) -> pa
     wide = pa.types.is_large_binary(value_type) or pa.types.is_large_string(value_type)
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64 if wide else np.int32)
     return pa.Array.from_buffers(value_type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))])
-
-
-def value_offsets(values: pa.Array) -> np.ndarray:
-    """The offsets of a binary or string array's values in its data buffer (n + 1 of them)."""
-    wide = pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type)
-    return np.frombuffer(values.buffers()[1], np.int64 if wide else np.int32, len(values) + 1,
-                         values.offset * (8 if wide else 4))
 
 
 def text_block(values: pa.Array) -> np.ndarray | None:

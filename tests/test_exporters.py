@@ -18,8 +18,11 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
+from exporters.encode import needs_quotes, quote_where
 from exporters.manifest import verify
 from service.exports import ExportRequest, export
 from sql.errors import EgressError
@@ -412,3 +415,20 @@ def test_tenant_and_column_rules_hold_on_every_format(app, tmp_path, reference, 
     assert ids_csv == ids_json == ids_pq == ids_x == own
     assert not hidden & set(pq_table.schema.names) and not hidden & set(header)
     assert "tenant_id" not in pq_table.schema.names
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet=',;"\r\nab é\t', max_size=6)), max_size=30),
+       start=st.integers(0, 5), large=st.booleans(), delimiter=st.sampled_from([",", ";", "\t", "|"]),
+       empty=st.booleans())
+def test_needs_quotes_marks_exactly_the_values_csv_must_quote(values, start, large, delimiter, empty) -> None:  # type: ignore[no-untyped-def]
+    # the byte scan reads the column's data buffer: slices, empty and NULL values, large offsets
+    arr = pa.array(values, pa.large_string() if large else pa.string())[start:]
+    got = needs_quotes(arr, delimiter, empty=empty)
+    want = [v is not None and (any(c in v for c in delimiter + '"\r\n') or (empty and v == ""))
+            for v in values[start:]]
+    assert (got is None and not any(want)) or \
+        [bool(x) for x in pa.compute.fill_null(got, False).to_pylist()] == want
+    quoted = quote_where(arr, got).to_pylist()
+    assert quoted == [None if v is None else ('"' + v.replace('"', '""') + '"' if w else v)
+                      for v, w in zip(values[start:], want)]
