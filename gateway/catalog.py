@@ -61,11 +61,12 @@ def is_catalog_query(tree: exp.Expression) -> bool:
     next to a view is left to the policy engine, which refuses it, rather than answered from the
     shadow's empty tables."""
     reads_view = False
+    ctes = {fold(cte.args.get("alias").this) for cte in tree.find_all(exp.CTE) if cte.args.get("alias")}
     for table in tree.find_all(exp.Table):
         db = fold(table.args.get("db"))
         if db in CATALOG_SCHEMAS or (not db and fold(table.this).startswith(("pg_", "information_schema"))):
             return True
-        reads_view = reads_view or isinstance(table.this, exp.Identifier)
+        reads_view = reads_view or (isinstance(table.this, exp.Identifier) and (db or fold(table.this) not in ctes))
     if reads_view:
         return False
     for node in tree.find_all(exp.Func):
