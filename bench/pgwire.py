@@ -31,7 +31,7 @@ import duckdb
 from bench.exports import DATA, RESULTS, WAREHOUSE, ensure_warehouse, hwm_mb, save
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-ROUNDS = 3  # each server measured this many times per client, taking turns (--rounds=N)
+ROUNDS = 5  # each server measured this many times per client, taking turns (--rounds=N); medians of 3 moved by +-5% between runs on this noisy 2-core machine
 COLUMNS = """company_id bigint, name text, domain text, industry text, business_model text,
 company_size text, growth_stage text, country text, city text, employee_count integer,
 annual_revenue numeric(18,2), founded_on date, description text, contact_email text,

@@ -384,6 +384,12 @@ class Session:
             if str(param.name) != str(number):
                 continue
             parent = param.parent
+            if isinstance(parent, exp.Paren) and isinstance(parent.parent, exp.Any):
+                parent = parent.parent  # column = ANY($n): an array of the column's type
+            if isinstance(parent, exp.Any) and isinstance(parent.parent, exp.Binary):
+                other = parent.parent.left
+                if isinstance(other, exp.Column) and other.name in types:
+                    return pgtypes.ARRAY_OF.get(pgtypes.oid_for_sql_type(types[other.name]), pgtypes.TEXT)
             if isinstance(parent, exp.Cast):
                 return pgtypes.oid_for_sql_type(parent.to.sql(dialect="duckdb"))
             if isinstance(parent, (exp.Limit, exp.Offset)):
@@ -441,7 +447,7 @@ class Session:
                 # described without running: set_config() must not change anything yet
                 tree = prepared.tree.copy().limit(0) if isinstance(prepared.tree, exp.Select) else prepared.tree
                 table = shadow.run(self.shadows, self.principal, tree, self.pid, nulls, self.params,
-                                   lambda name, value: value)
+                                   lambda name, value, local: value)
                 prepared.columns = pgtypes.describe(table.schema)
             return prepared.columns
         assert prepared.compiled is not None

@@ -229,6 +229,20 @@ def test_asyncpg_reads_and_binds_arrays_intervals_and_times_as_with_postgresql(g
     assert ours == real
     assert real[:3] == [[1, 2, None], ["x", None, "y z"], []] and real[5:] == [[7, None, -8], ["a,b", None, 'q"x'], [1, 2, 3]]
 
+    async def any_of() -> tuple[list[int], int]:
+        # column = ANY($1): $1 is an array of the column's type, as PostgreSQL infers it
+        conn = await asyncpg.connect(gateway.url("carol"))
+        try:
+            ids = [r[0] for r in await conn.fetch("SELECT company_id FROM companies WHERE company_id = ANY($1) "
+                                                  "ORDER BY 1", [3, 1, 2, 10**12])]
+            n = await conn.fetchval("SELECT count(*) FROM companies WHERE industry = ANY($1)", ["SaaS", "Fintech"])
+            return ids, n
+        finally:
+            await conn.close()
+
+    ids, n = asyncio.run(any_of())
+    assert ids == [1, 2, 3] and n > 0
+
 
 async def _append(buf: bytearray, data: bytes) -> None:
     buf.extend(data)
