@@ -101,6 +101,17 @@ def compile_query(
     return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap)
 
 
+def _values_query(values: exp.Values) -> exp.Query:
+    """A bare VALUES list as the query it is in PostgreSQL: columns column1, column2, ..."""
+    first = values.expressions[0] if values.expressions else None
+    width = len(first.expressions) if isinstance(first, exp.Tuple) else 1
+    alias = exp.TableAlias(this=exp.to_identifier("*VALUES*", quoted=True),
+                           columns=[exp.to_identifier(f"column{i + 1}") for i in range(width)])
+    values = values.copy()
+    values.set("alias", alias)
+    return exp.select("*").from_(values)
+
+
 def compile_tree(
     principal: Principal,
     catalog: Catalog,
@@ -110,6 +121,8 @@ def compile_tree(
     base: int = 0,
     row_cap: int | None = None,
 ) -> Compiled:
+    if isinstance(tree, exp.Values) and not tree.alias:
+        tree = _values_query(tree)
     ctx = Context(principal=principal, catalog=catalog, text=given, tree=tree, base=base,
                   row_cap=row_cap)
     for rule in RULES:

@@ -71,6 +71,14 @@ def test_counts_match_the_tenant_share(app, reference) -> None:  # type: ignore[
     assert rows(app, "bob", "SELECT count(*) AS n FROM companies")[0]["n"] != want
 
 
+def test_a_bare_values_list_is_scoped_like_any_query(app, reference) -> None:  # type: ignore[no-untyped-def]
+    want = reference("SELECT max(company_id) AS hi, count(*) AS n FROM curated.companies "
+                     "WHERE tenant_id = 'acme'").to_pylist()[0]
+    got = rows(app, "alice", "VALUES ((SELECT max(company_id) FROM companies), (SELECT count(*) FROM companies)), (0, 1)")
+    assert got == [{"column1": want["hi"], "column2": want["n"]}, {"column1": 0, "column2": 1}]
+    assert rows(app, "bob", "VALUES ((SELECT count(*) FROM companies))")[0]["column1"] != want["n"]
+
+
 def test_similarity_edges_stay_inside_the_tenant(app, globex) -> None:  # type: ignore[no-untyped-def]
     result = rows(app, "alice", "SELECT company_id, similar_company_id FROM company_similarities")
     assert len(result) > 1000
@@ -119,6 +127,7 @@ def test_packing_rows_reveals_only_visible_columns(app, sql) -> None:  # type: i
     ("SELECT name FROM companies WHERE tenant_id = 'globex' OR true", "42501"),
     ("WITH x AS (SELECT annual_revenue FROM companies) SELECT * FROM x", "42501"),
     ("SELECT sum(annual_revenue) OVER () FROM companies", "42501"),
+    ("VALUES ((SELECT max(annual_revenue) FROM companies))", "42501"),
 ])
 def test_hidden_columns_are_refused_everywhere(app, sql, code) -> None:  # type: ignore[no-untyped-def]
     err = refused(app, "alice", sql)
@@ -171,6 +180,7 @@ def test_masked_column_shows_only_the_domain(app) -> None:  # type: ignore[no-un
     ("SELECT 1; DROP VIEW companies", "42601"),
     ("SELECT name FROM companies; SELECT name FROM companies", "42601"),
     ("SELECT * FROM companies PIVOT (count(*) FOR industry IN ('SaaS'))", "0A000"),
+    ("VALUES (read_csv('/etc/passwd'))", "42883"),
 ])
 def test_engine_and_files_are_unreachable(app, sql, code) -> None:  # type: ignore[no-untyped-def]
     err = refused(app, "carol", sql)
