@@ -29,7 +29,8 @@ from sql.errors import FeatureNotSupported, InvalidParameterValue
 BOOL, BYTEA, INT8, INT2, INT4, TEXT, OID, JSON, FLOAT4, FLOAT8, UNKNOWN = 16, 17, 20, 21, 23, 25, 26, 114, 700, 701, 705
 VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID = 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950
 ARRAY_OF = {BOOL: 1000, INT2: 1005, INT4: 1007, INT8: 1016, TEXT: 1009, FLOAT4: 1021, FLOAT8: 1022,
-            DATE: 1182, TIMESTAMP: 1115, TIMESTAMPTZ: 1185, NUMERIC: 1231, VARCHAR: 1015, UUID: 2951, OID: 1028}
+            DATE: 1182, TIMESTAMP: 1115, TIMESTAMPTZ: 1185, NUMERIC: 1231, VARCHAR: 1015, UUID: 2951, OID: 1028,
+            TIME: 1183, INTERVAL: 1187, BYTEA: 1001, JSON: 199}
 ELEMENT_OF = {array: element for element, array in ARRAY_OF.items()}
 TYPE_SIZE = {BOOL: 1, INT2: 2, INT4: 4, INT8: 8, FLOAT4: 4, FLOAT8: 8, DATE: 4, TIMESTAMP: 8,
              TIMESTAMPTZ: 8, UUID: 16, INTERVAL: 16, TIME: 8, OID: 4}
@@ -153,6 +154,8 @@ def suffixed(values: pa.Array, suffix: bytes) -> pa.Array:
 def _py_text(value: Any) -> str:
     if isinstance(value, bool):
         return "t" if value else "f"
+    if isinstance(value, pa.MonthDayNano):  # an interval (a tuple, so before the arrays)
+        return interval_text(value.months, value.days, value.nanoseconds // 1000)
     if isinstance(value, (list, tuple)):
         return "{" + ",".join("NULL" if v is None else _array_item(v) for v in value) + "}"
     if isinstance(value, dict):
@@ -165,6 +168,17 @@ def _py_text(value: Any) -> str:
         return (f"{days} days " if days else "") + f"{hh:02d}:{mm:02d}:{ss:02d}{frac}"
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if isinstance(value, (dt.datetime, dt.time)):  # as PostgreSQL: no trailing zeros, "+00" offsets
+        text = (f"{value.year:04d}-{value.month:02d}-{value.day:02d} " if isinstance(value, dt.datetime) else "") \
+            + f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+        if value.microsecond:
+            text += f".{value.microsecond:06d}".rstrip("0")
+        offset = value.utcoffset() if isinstance(value, dt.datetime) else None
+        if offset is not None:
+            minutes = int(offset.total_seconds()) // 60
+            hours, rest = divmod(abs(minutes), 60)
+            text += ("-" if minutes < 0 else "+") + f"{hours:02d}" + (f":{rest:02d}" if rest else "")
+        return text
     return str(value)
 
 

@@ -584,6 +584,9 @@ WIRE_VALUES = [
     "TIMESTAMP '2024-03-01 10:00:00' - TIMESTAMP '2024-01-15 08:30:00.5'",
     "ARRAY[1, 2, NULL]", "ARRAY['a', 'b c', NULL, '\"q\"', '']", "ARRAY[TRUE, FALSE]", "CAST(ARRAY[] AS INTEGER[])",
     "ARRAY[DATE '2024-01-02']", "ARRAY[CAST(2.5 AS DOUBLE PRECISION), NULL]", "CAST(NULL AS INTEGER)",
+    "ARRAY[CAST(9007199254740993 AS BIGINT)]", "ARRAY[TIMESTAMPTZ '2024-01-15 14:30:45.5+00']",
+    "ARRAY[TIMESTAMP '2024-01-15 14:30:00']", "ARRAY['a\\b', 'x,y', '{z}', 'NULL']", "ARRAY[TIME '12:34:56.5']",
+    "ARRAY[CAST('1 day 02:03:04' AS INTERVAL), CAST('-1 year' AS INTERVAL)]", "ARRAY[CAST(12.50 AS NUMERIC(18,2))]",
 ]
 # Known, deliberate differences (docs/decisions.md): UUID and JSON travel as text (DuckDB hands
 # them over as strings), and a NUMERIC's binary digit groups are laid out for the whole batch
