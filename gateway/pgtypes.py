@@ -90,7 +90,7 @@ _SQL_TYPE_OIDS = {
     "BIGINT": INT8, "INTEGER": INT4, "INT": INT4, "SMALLINT": INT2, "DOUBLE": FLOAT8, "FLOAT": FLOAT4,
     "REAL": FLOAT4, "BOOLEAN": BOOL, "DATE": DATE, "TIMESTAMP": TIMESTAMP, "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ,
     "TIMESTAMPTZ": TIMESTAMPTZ, "VARCHAR": TEXT, "TEXT": TEXT, "UUID": TEXT, "JSON": TEXT, "BLOB": BYTEA,
-    "INTERVAL": INTERVAL, "OID": OID,
+    "INTERVAL": INTERVAL, "OID": OID, "TIME": TIME,
 }
 
 
@@ -544,6 +544,8 @@ def _binary_param(oid: int, raw: bytes) -> Any:
         JSON: lambda b: b.decode("utf-8"),
         NUMERIC: _numeric_from_binary,
         OID: lambda b: struct.unpack("!I", b)[0],
+        TIME: lambda b: (dt.datetime.min + dt.timedelta(microseconds=struct.unpack("!q", b)[0])).time(),
+        INTERVAL: _interval_from_binary,
     }
     if oid in ELEMENT_OF:
         return _array_from_binary(raw)
@@ -555,6 +557,15 @@ def _binary_param(oid: int, raw: bytes) -> Any:
         return decoder(raw)
     except (struct.error, UnicodeDecodeError, ValueError) as err:
         raise InvalidParameterValue(f"invalid binary value for parameter of type {oid}") from err
+
+
+def _interval_from_binary(raw: bytes) -> dt.timedelta | str:
+    """int64 microseconds, int32 days, int32 months: a timedelta, or (with months, which a
+    timedelta cannot hold) the text DuckDB reads as that interval."""
+    micros, days, months = struct.unpack("!qii", raw)
+    if months == 0:
+        return dt.timedelta(days=days, microseconds=micros)
+    return f"{months} months {days} days {micros} microseconds"
 
 
 def _array_from_binary(raw: bytes) -> list[Any] | None:

@@ -212,12 +212,14 @@ def test_asyncpg_reads_and_binds_arrays_intervals_and_times_as_with_postgresql(g
     # (a recursive CTE with ``$1::oid[]`` whose answer holds an oid[] column)
     query = ("SELECT ARRAY[1, 2, NULL] AS a, ARRAY['x', NULL, 'y z'] AS b, CAST(ARRAY[] AS INTEGER[]) AS c, "
              "CAST('-1 year 2 months -3 days 04:05:06.25' AS INTERVAL) AS i, TIME '12:34:56.5' AS t, "
-             "CAST($1 AS BIGINT[]) AS p, CAST($2 AS TEXT[]) AS q")
+             "CAST($1 AS BIGINT[]) AS p, CAST($2 AS TEXT[]) AS q, CAST($3 AS INTERVAL) AS pi, CAST($4 AS TIME) AS pt, "
+             "CAST($5 AS DATE[]) AS pd")
 
     async def fetch(url: str, scoped: str) -> list[object]:
         conn = await asyncpg.connect(url)
         try:
-            row = list(await conn.fetchrow(query, [7, None, -8], ["a,b", None, 'q"x']))
+            row = list(await conn.fetchrow(query, [7, None, -8], ["a,b", None, 'q"x'], dt.timedelta(days=2, seconds=3),
+                                           dt.time(12, 34, 56, 500000), [dt.date(2024, 2, 29), None]))
             return row + [await conn.fetchval(scoped)]
         finally:
             await conn.close()
@@ -227,7 +229,8 @@ def test_asyncpg_reads_and_binds_arrays_intervals_and_times_as_with_postgresql(g
     ours = asyncio.run(fetch(gateway.url("carol"), "SELECT array_agg(company_id ORDER BY company_id) FROM companies "
                                                    "WHERE company_id <= 3"))
     assert ours == real
-    assert real[:3] == [[1, 2, None], ["x", None, "y z"], []] and real[5:] == [[7, None, -8], ["a,b", None, 'q"x'], [1, 2, 3]]
+    assert real[:3] == [[1, 2, None], ["x", None, "y z"], []] and real[5:7] == [[7, None, -8], ["a,b", None, 'q"x']]
+    assert real[7:] == [dt.timedelta(days=2, seconds=3), dt.time(12, 34, 56, 500000), [dt.date(2024, 2, 29), None], [1, 2, 3]]
 
     async def any_of() -> tuple[list[int], int]:
         # column = ANY($1): $1 is an array of the column's type, as PostgreSQL infers it
