@@ -105,6 +105,31 @@ class Outcome:
     tag: str = ""
 
 
+def _expr_oid(node: exp.Expression, types: dict[str, str]) -> int | None:
+    """The wire type of an expression a parameter meets, where it can be told without the
+    engine: a visible column, a literal, a cast, or arithmetic and functions over those."""
+    if isinstance(node, exp.Paren):
+        return _expr_oid(node.this, types)
+    if isinstance(node, exp.Column):
+        return pgtypes.oid_for_sql_type(types[node.name]) if node.name in types else None
+    if isinstance(node, exp.Cast):
+        return pgtypes.oid_for_sql_type(node.to.sql(dialect="duckdb"))
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return pgtypes.TEXT
+        if node.name.lstrip("-").isdigit():
+            return pgtypes.INT4 if -2**31 <= int(node.name) < 2**31 else pgtypes.INT8
+        return pgtypes.NUMERIC
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
+        return _expr_oid(node.left, types) or _expr_oid(node.right, types)
+    if isinstance(node, exp.Func) and not isinstance(node, exp.AggFunc):
+        for arg in node.iter_expressions():
+            oid = _expr_oid(arg, types)
+            if oid is not None:
+                return oid
+    return None
+
+
 class Session:
     def __init__(self, app: App, shadows: shadow.ShadowCatalogs, pid: int, key: int, *,
                  tls: bool = False, metrics: Metrics | None = None) -> None:
@@ -373,7 +398,9 @@ class Session:
         return oids
 
     def _infer_param(self, tree: exp.Expression | None, number: int) -> int:
-        """The type a $n takes from what it meets: a column, a cast, LIMIT/OFFSET; else text."""
+        """The type a $n takes from what it meets, as PostgreSQL infers it: the other side of a
+        comparison or arithmetic (a column, a literal, a cast, a function of those), a cast, the
+        column of IN / BETWEEN / = ANY (an array then), LIMIT/OFFSET; else text."""
         if tree is None or self.principal is None:
             return pgtypes.TEXT
         types: dict[str, str] = {}
@@ -383,23 +410,25 @@ class Session:
         for param in tree.find_all(exp.Parameter):
             if str(param.name) != str(number):
                 continue
-            parent = param.parent
-            if isinstance(parent, exp.Paren) and isinstance(parent.parent, exp.Any):
-                parent = parent.parent  # column = ANY($n): an array of the column's type
+            node, parent = param, param.parent
+            while isinstance(parent, exp.Paren):
+                node, parent = parent, parent.parent
             if isinstance(parent, exp.Any) and isinstance(parent.parent, exp.Binary):
-                other = parent.parent.left
-                if isinstance(other, exp.Column) and other.name in types:
-                    return pgtypes.ARRAY_OF.get(pgtypes.oid_for_sql_type(types[other.name]), pgtypes.TEXT)
+                element = _expr_oid(parent.parent.left, types)  # column = ANY($n)
+                if element is not None:
+                    return pgtypes.ARRAY_OF.get(element, pgtypes.TEXT)
             if isinstance(parent, exp.Cast):
                 return pgtypes.oid_for_sql_type(parent.to.sql(dialect="duckdb"))
             if isinstance(parent, (exp.Limit, exp.Offset)):
                 return pgtypes.INT8
             if isinstance(parent, exp.Binary):
-                other = parent.left if parent.right is param else parent.right
-                if isinstance(other, exp.Column) and other.name in types:
-                    return pgtypes.oid_for_sql_type(types[other.name])
-            if isinstance(parent, exp.In) and isinstance(parent.this, exp.Column) and parent.this.name in types:
-                return pgtypes.oid_for_sql_type(types[parent.this.name])
+                oid = _expr_oid(parent.left if parent.right is node else parent.right, types)
+                if oid is not None:
+                    return oid
+            if isinstance(parent, (exp.In, exp.Between)) and parent.this is not node:
+                oid = _expr_oid(parent.this, types)
+                if oid is not None:
+                    return oid
         return pgtypes.TEXT
 
     def _describe_portal(self, portal: Portal, *, simple: bool, statement: bool = False) -> Iterator[bytes]:

@@ -247,6 +247,29 @@ def test_asyncpg_reads_and_binds_arrays_intervals_and_times_as_with_postgresql(g
     assert ids == [1, 2, 3] and n > 0
 
 
+def test_asyncpg_binds_parameters_typed_from_what_they_meet(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    # asyncpg encodes each argument as the type Describe reports: a parameter reported as text
+    # refuses a Python int ("expected str, got int") where PostgreSQL would have inferred integer
+    cases = [("employee_count BETWEEN $1 AND $2", (10, 100), "employee_count BETWEEN 10 AND 100"),
+             ("employee_count > $1 + 1", (10,), "employee_count > 11"),
+             ("coalesce(employee_count, 0) > $1", (10,), "coalesce(employee_count, 0) > 10"),
+             ("$1 < employee_count", (10,), "employee_count > 10"),
+             ("founded_on BETWEEN $1 AND $2", (dt.date(2000, 1, 1), dt.date(2010, 1, 1)),
+              "founded_on BETWEEN DATE '2000-01-01' AND DATE '2010-01-01'")]
+
+    async def run() -> list[int]:
+        conn = await asyncpg.connect(gateway.url("carol"))
+        try:
+            return [await conn.fetchval(f"SELECT count(*) FROM companies WHERE {where}", *args)
+                    for where, args, _ in cases]
+        finally:
+            await conn.close()
+
+    want = [reference(f"SELECT count(*) AS n FROM curated.companies WHERE tenant_id = 'acme' AND {where}")
+            .column("n")[0].as_py() for _, _, where in cases]
+    assert asyncio.run(run()) == want and all(n > 0 for n in want)
+
+
 async def _append(buf: bytearray, data: bytes) -> None:
     buf.extend(data)
 
