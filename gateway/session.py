@@ -418,7 +418,10 @@ class Session:
                 if element is not None:
                     return pgtypes.ARRAY_OF.get(element, pgtypes.TEXT)
             if isinstance(parent, exp.Cast):
-                return pgtypes.oid_for_sql_type(parent.to.sql(dialect="duckdb"))
+                # $1::uuid and $1::json are those types for the client to send (results of
+                # them travel as text: DuckDB hands them over as strings)
+                target = parent.to.sql(dialect="duckdb").upper()
+                return {"UUID": pgtypes.UUID, "JSON": pgtypes.JSON}.get(target) or pgtypes.oid_for_sql_type(target)
             if isinstance(parent, (exp.Limit, exp.Offset)):
                 return pgtypes.INT8
             if isinstance(parent, exp.Binary):
@@ -644,11 +647,17 @@ class Session:
                 raise FeatureNotSupported("cursors here only move forward")
         return name, count
 
-    def _fetch(self, stmt: Statement, portal: Portal, *, move: bool = False) -> Iterator[bytes]:
-        name, count = self._cursor_target(stmt)
-        cursor = self.cursors.get(name)
+    def _cursor(self, name: str) -> Portal:
+        """A cursor by name: DECLAREd, or (as in PostgreSQL) a named portal of the extended
+        protocol, which asyncpg moves with MOVE FORWARD n "portal"."""
+        cursor = self.cursors.get(name) or (self.portals.get(name) if name else None)
         if cursor is None:
             raise UndefinedCursor(f'cursor "{name}" does not exist')
+        return cursor
+
+    def _fetch(self, stmt: Statement, portal: Portal, *, move: bool = False) -> Iterator[bytes]:
+        name, count = self._cursor_target(stmt)
+        cursor = self._cursor(name)
         if move:
             before = cursor.rows_sent
             for _ in self._rows(cursor, count, suspend=False):
@@ -659,10 +668,7 @@ class Session:
 
     def _columns_of_cursor(self, stmt: Statement) -> list[pgtypes.Column] | None:
         name, _ = self._cursor_target(stmt)
-        cursor = self.cursors.get(name)
-        if cursor is None:
-            raise UndefinedCursor(f'cursor "{name}" does not exist')
-        return self._columns(cursor)
+        return self._columns(self._cursor(name))
 
     # -- COPY ... TO STDOUT ---------------------------------------------------------------------
     def _copy(self, prepared: Prepared, outcome: Outcome) -> Iterator[bytes]:

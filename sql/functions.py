@@ -42,7 +42,8 @@ SCALAR = frozenset(
     struct_pack row array list_value list_contains arraysize cardinality array_length
     array_contains unnest explode generate_series explodinggenerateseries range columns
     list_extract list_slice list_sort list_distinct array_distinct
-    uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero
+    uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero quote_literal quote_nullable
+    quote_ident
     """.split()
 )
 

@@ -26,12 +26,31 @@ class EgressPostgres(Postgres):
 
     class Parser(Postgres.Parser):
         def _parse_types(self, *args: object, **kwargs: object) -> exp.Expression | None:
-            this = super()._parse_types(*args, **kwargs)  # type: ignore[arg-type]
+            this = _builtin_type(super()._parse_types(*args, **kwargs))  # type: ignore[arg-type]
             while _is_oid_type(this) and self._curr and self._next \
                     and self._curr.token_type == TokenType.L_BRACKET and self._next.token_type == TokenType.R_BRACKET:
                 self._advance(2)
                 this = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
             return this
+
+
+def _builtin_type(node: exp.Expression | None) -> exp.Expression | None:
+    """``pg_catalog.int8`` (as asyncpg and psql qualify types; ``_int8`` is its array) as the
+    built-in type it names; any other qualified name stays as parsed (and is refused later)."""
+    if not (isinstance(node, exp.DataType) and node.this == exp.DataType.Type.USERDEFINED):
+        return node
+    qualified = node.sql(dialect="postgres").lower()
+    if not qualified.replace('"', "").startswith("pg_catalog."):
+        return node
+    name = qualified.rsplit(".", 1)[-1].strip('"')
+    array = name.startswith("_")
+    try:
+        built = exp.DataType.build(name.lstrip("_"), dialect="postgres")
+    except Exception:  # noqa: BLE001 - sqlglot raises several kinds for a name it does not know
+        return node
+    if built.this == exp.DataType.Type.USERDEFINED:
+        return node
+    return exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[built], nested=True) if array else built
 
 
 def _is_oid_type(node: exp.Expression | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
@@ -101,6 +102,31 @@ def compile_query(
     return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap)
 
 
+_QUOTE_LITERAL = sqlglot.parse_one(
+    r"CASE WHEN strpos(v, '\') > 0 THEN 'E''' || replace(replace(v, '\', '\\'), '''', '''''') || '''' "
+    r"ELSE '''' || replace(v, '''', '''''') || '''' END", read="duckdb")
+_QUOTE_IDENT = sqlglot.parse_one(
+    r"""CASE WHEN regexp_full_match(v, '[a-z_][a-z0-9_$]*') THEN v ELSE '"' || replace(v, '"', '""') || '"' END""",
+    read="duckdb")
+
+
+def _postgres_functions(node: exp.Expression) -> exp.Expression:
+    """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
+    and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
+    quote_nullable and quote_ident."""
+    if not isinstance(node, exp.Anonymous) or len(node.expressions) != 1:
+        return node
+    name = str(node.name).lower()
+    if name not in ("quote_literal", "quote_nullable", "quote_ident"):
+        return node
+    value = exp.cast(node.expressions[0].copy(), "VARCHAR")
+    template = _QUOTE_IDENT if name == "quote_ident" else _QUOTE_LITERAL
+    made = template.transform(lambda n: value.copy() if isinstance(n, exp.Column) and n.name == "v" else n)
+    if name == "quote_nullable":
+        made = exp.Coalesce(this=made, expressions=[exp.Literal.string("NULL")])
+    return exp.paren(made, copy=False)
+
+
 def _values_query(values: exp.Values) -> exp.Query:
     """A bare VALUES list as the query it is in PostgreSQL: columns column1, column2, ..."""
     first = values.expressions[0] if values.expressions else None
@@ -128,7 +154,7 @@ def compile_tree(
     for rule in RULES:
         rule(ctx)
     try:
-        sql = ctx.tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+        sql = ctx.tree.transform(_postgres_functions).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as err:
         raise FeatureNotSupported(f"cannot translate this query: {err.__class__.__name__}") from None
     except Exception as err:  # a generator bug must refuse, never run something else

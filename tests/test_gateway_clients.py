@@ -11,6 +11,7 @@ import struct
 import subprocess
 import threading
 import time
+import uuid
 
 import asyncpg
 import psycopg
@@ -268,6 +269,33 @@ def test_asyncpg_binds_parameters_typed_from_what_they_meet(gateway, reference) 
     want = [reference(f"SELECT count(*) AS n FROM curated.companies WHERE tenant_id = 'acme' AND {where}")
             .column("n")[0].as_py() for _, _, where in cases]
     assert asyncio.run(run()) == want and all(n > 0 for n in want)
+
+
+def test_asyncpg_cursors_copy_with_arguments_and_uuid_json_parameters(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    ids = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme' ORDER BY company_id "
+                    "LIMIT 20").column("company_id").to_pylist()
+
+    async def run() -> None:
+        conn = await asyncpg.connect(gateway.url("carol"))
+        try:
+            async with conn.transaction():
+                # a cursor moves with MOVE FORWARD n "portal" on its protocol portal, as in PostgreSQL
+                cur = await conn.cursor("SELECT company_id FROM companies ORDER BY company_id")
+                first = [r[0] for r in await cur.fetch(3)]
+                assert await cur.forward(10) == 10
+                assert first + [r[0] for r in await cur.fetch(2)] == ids[:3] + ids[13:15]
+            # copy_from_query with arguments inlines them through quote_literal($1::"pg_catalog"."int8"::text)
+            copied = bytearray()
+            await conn.copy_from_query("SELECT company_id FROM companies WHERE company_id > $1 ORDER BY 1 LIMIT $2",
+                                       ids[4], 3, output=lambda b: _append(copied, b), format="csv")
+            assert bytes(copied).split() == [str(i).encode() for i in ids[5:8]]
+            assert await conn.fetchval("SELECT quote_literal($1)", "it's") == "'it''s'"
+            assert await conn.fetchval("SELECT $1::uuid", uuid.UUID(int=5)) == "00000000-0000-0000-0000-000000000005"
+            assert await conn.fetchval("SELECT $1::json ->> 'a'", '{"a": "b"}') == "b"
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
 
 
 async def _append(buf: bytearray, data: bytes) -> None:
