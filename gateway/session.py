@@ -97,6 +97,8 @@ class Portal:
     described: bool = False
     schema: pa.Schema | None = None
     simple: bool = False  # simple query: RowDescription comes from the running stream's schema
+    hold: bool = False  # DECLARE ... WITH HOLD: outlives the COMMIT of its transaction
+    committed: bool = False  # a held cursor whose transaction committed: ROLLBACK leaves it
 
 
 @dataclass
@@ -191,12 +193,18 @@ class Session:
         if running is not None:
             running.cancel()
 
-    def _close_cursors(self) -> None:
-        for name, cursor in self.cursors.items():
+    def _close_cursors(self, *, ending: str = "") -> None:
+        """Cursors end with their transaction, except (as in PostgreSQL) WITH HOLD ones: those
+        outlive its COMMIT, and then a later ROLLBACK too. ``ending``: "COMMIT", "ROLLBACK" or
+        "" (the session ends: all of them)."""
+        for name, cursor in list(self.cursors.items()):
+            if cursor.hold and (ending == "COMMIT" or (ending == "ROLLBACK" and cursor.committed)):
+                cursor.committed = True
+                continue
             if cursor.stream is not None:
                 cursor.stream.close()
             self.portals.pop(name, None)
-        self.cursors.clear()
+            del self.cursors[name]
 
     def close(self) -> None:
         self._close_cursors()
@@ -625,7 +633,8 @@ class Session:
         binary = "BINARY" in words[:at]
         if name in self.cursors:
             raise DuplicateCursor(f'cursor "{name}" already exists')
-        self.cursors[name] = Portal(prepared, portal.params, (1,) if binary else ())
+        hold = "HOLD" in words[:at] and "WITHOUT" not in words[:at]
+        self.cursors[name] = Portal(prepared, portal.params, (1,) if binary else (), hold=hold)
         self.portals[name] = self.cursors[name]  # as in PostgreSQL, a cursor is also a protocol portal
         yield encode(m.CommandComplete("DECLARE CURSOR"))
 
@@ -750,12 +759,12 @@ class Session:
         elif first in ("COMMIT", "END"):
             tag = "ROLLBACK" if self.tx == m.TxStatus.FAILED else "COMMIT"
             self.tx = m.TxStatus.IDLE
-            self._close_cursors()
+            self._close_cursors(ending=tag)
             yield encode(m.CommandComplete(tag))
             yield from self._end_tx(committed=tag == "COMMIT")
         elif first in ("ROLLBACK", "ABORT"):
             self.tx = m.TxStatus.IDLE
-            self._close_cursors()
+            self._close_cursors(ending="ROLLBACK")
             yield encode(m.CommandComplete("ROLLBACK"))
             yield from self._end_tx(committed=False)
         elif first in ("SAVEPOINT", "RELEASE"):

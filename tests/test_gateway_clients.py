@@ -587,6 +587,10 @@ SESSION_SCRIPT = [
     "SELECT set_config('application_name', 'cfg kept', false)", "SHOW application_name",
     "SELECT set_config('extra_float_digits', 'x', false)",
     "RESET ALL", "SHOW DateStyle", "SHOW application_name", "SHOW nosuch",
+    # cursors end with their transaction; WITH HOLD ones outlive its COMMIT (psycopg's withhold=True)
+    "BEGIN", "DECLARE h CURSOR WITH HOLD FOR SELECT 1 UNION ALL SELECT 2", "DECLARE n CURSOR FOR SELECT 3",
+    "FETCH h", "COMMIT", "FETCH h", "FETCH n", "ROLLBACK", "FETCH h", "CLOSE h", "FETCH h",
+    "BEGIN", "DECLARE r CURSOR WITH HOLD FOR SELECT 4", "ROLLBACK", "FETCH r",
 ]
 
 
