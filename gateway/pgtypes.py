@@ -648,7 +648,9 @@ def _text_param(oid: int, text: str) -> Any:
         if oid == BOOL:
             return text.strip().lower() in ("t", "true", "1", "y", "yes", "on")
         if oid == DATE:
-            return dt.date.fromisoformat(text)
+            # date_in reads the date and ignores a time or zone after it: pgjdbc's setDate
+            # sends "1990-01-01 +00"
+            return dt.date.fromisoformat(text.strip().replace("T", " ").split(" ", 1)[0])
     except ValueError as err:
         raise InvalidParameterValue(f"invalid input syntax for type {TYPE_NAMES.get(oid, oid)}: {text!r}") from err
     return text

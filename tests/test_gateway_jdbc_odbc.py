@@ -33,6 +33,8 @@ def test_pgjdbc_metadata_prepared_booleans_and_streaming(gateway, tmp_path) -> N
     assert int(rows) > 0 and 0 < int(big) < int(rows)  # getBoolean reads t/f correctly
     assert out["streamed_rows"] == "1500"
     assert out["hidden_sqlstate"] == "42501"
+    assert out["array_ids"] == "1,2,3"  # createArrayOf sent as text {3,1,2}, getArray read back
+    assert out["dated"] == "true"
 
 
 def test_psqlodbc_tables_and_parameters(gateway) -> None:  # type: ignore[no-untyped-def]

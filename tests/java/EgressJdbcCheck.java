@@ -49,6 +49,26 @@ public class EgressJdbcCheck {
                 }
                 System.out.println("prepared_rows=" + rows + " big=" + big);
             }
+            try (PreparedStatement ps = conn.prepareStatement(
+                    "SELECT array_agg(company_id ORDER BY company_id) AS ids FROM companies WHERE company_id = ANY(?)")) {
+                ps.setArray(1, conn.createArrayOf("bigint", new Long[] {3L, 1L, 2L}));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    Object[] ids = (Object[]) rs.getArray("ids").getArray();
+                    StringBuilder sb = new StringBuilder();
+                    for (Object id : ids) sb.append(sb.length() > 0 ? "," : "").append(id);
+                    System.out.println("array_ids=" + sb);
+                }
+            }
+            try (PreparedStatement ps = conn.prepareStatement(
+                    "SELECT founded_on, created_at FROM companies WHERE founded_on > ? AND created_at > ? ORDER BY company_id LIMIT 1")) {
+                ps.setDate(1, java.sql.Date.valueOf("1990-01-01"));
+                ps.setTimestamp(2, java.sql.Timestamp.valueOf("2015-01-01 00:00:00"));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    System.out.println("dated=" + (rs.getDate(1).toLocalDate().getYear() > 1990));
+                }
+            }
             conn.setAutoCommit(false);  // setFetchSize streams only inside a transaction
             try (Statement st = conn.createStatement()) {
                 st.setFetchSize(100);
