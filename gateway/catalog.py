@@ -142,6 +142,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
         if isinstance(node, exp.Func) and not functions.is_allowed(node) \
                 and functions.function_name(node) not in CATALOG_FUNCTIONS:
             raise UndefinedFunction(f"function {functions.display_name(node)} does not exist")
+    ctes = {fold(cte.args.get("alias").this) for cte in tree.find_all(exp.CTE) if cte.args.get("alias")}
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             fn = table.this.expression if isinstance(table.this, exp.Dot) else table.this
@@ -155,6 +156,11 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
             raise UndefinedTable(f'relation "{db}.{name}" does not exist')
         if name.startswith("duckdb_"):
             raise UndefinedTable(f'relation "{name}" does not exist')
+        if db in ("", "public") and name not in ctes and not name.startswith("pg_") and name not in PGC_TABLES:
+            # the catalog's copies of the views are empty: a join of catalog and data would answer
+            # no rows where PostgreSQL answers some
+            raise FeatureNotSupported("catalog tables cannot be combined with the views in one query",
+                                      hint="query the catalog and the views separately")
 
     def value(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Dot) and isinstance(node.this.expression, exp.Func):
