@@ -279,12 +279,14 @@ def _numeric_binary(value: decimal.Decimal) -> bytes:
     return struct.pack(f"!hhHH{len(groups)}H", len(groups), weight, 0x4000 if sign else 0, dscale, *groups)
 
 
-def _numeric_binary_vector(arr: pa.Array) -> np.ndarray:
+def _numeric_binary_vector(arr: pa.Array) -> pa.Array:
     """decimal128 (precision <= 18, at least one value) as PostgreSQL binary numerics, whole
-    batch at once: an (n, width) uint8 block.
+    batch at once, byte for byte as numeric_send writes them.
 
-    Every value of the batch gets the same layout: as many integer base-10000 groups as the
-    largest value needs (leading zero groups are valid), then ceil(scale / 4) fraction groups."""
+    Every value is first laid out alike: as many integer base-10000 groups as the largest value
+    needs, then ceil(scale / 4) fraction groups. Then each value drops its leading and trailing
+    zero groups, as PostgreSQL stores numerics (ndigits and weight follow), by one boolean mask
+    over the whole (n, words) block; the kept words, row by row, are the values back to back."""
     t = arr.type
     n = len(arr)
     words = np.frombuffer(arr.buffers()[1], dtype="<i8")[arr.offset * 2:(arr.offset + n) * 2]
@@ -298,16 +300,42 @@ def _numeric_binary_vector(arr: pa.Array) -> np.ndarray:
     frac_groups = -(-scale // 4)
     fraction = fraction * (10 ** (frac_groups * 4 - scale))
     int_groups = max(1, int(np.ceil(np.log10(float(integer.max()) + 1) / 4))) if integer.max() > 0 else 1
-    raw = np.empty((n, 4 + int_groups + frac_groups), dtype=">u2")  # big-endian 16-bit words, as on the wire
-    raw[:, 0] = int_groups + frac_groups
-    raw[:, 1] = (int_groups - 1) & 0xFFFF  # weight -1 is 0xFFFF: int16 -1, as intended
+    count = int_groups + frac_groups
+    raw = np.empty((n, 4 + count), dtype=">u2")  # big-endian 16-bit words, as on the wire
     raw[:, 2] = np.where(negative, 0x4000, 0)
     raw[:, 3] = scale
     # base-10000 groups, lowest first: one divmod per group
-    for first, count, value in ((4, int_groups, integer), (4 + int_groups, frac_groups, fraction)):
-        for i in range(first + count - 1, first - 1, -1):
+    for first, size, value in ((4, int_groups, integer), (4 + int_groups, frac_groups, fraction)):
+        for i in range(first + size - 1, first - 1, -1):
             value, raw[:, i] = np.divmod(value, 10_000)
-    return raw.view(np.uint8)
+    # which groups are nonzero, as a bit pattern per value; what to keep follows from the pattern
+    pattern = np.zeros(n, dtype=np.intp)
+    for i in range(count):
+        pattern |= (raw[:, 4 + i] != 0).astype(np.intp) << i
+    lead, kept, keep_groups = _digit_runs(count)
+    raw[:, 0] = kept[pattern]
+    raw[:, 1] = np.where(pattern != 0, int_groups - 1 - lead[pattern], 0) & 0xFFFF  # weight -1: 0xFFFF
+    keep = np.ones((n, 4 + count), dtype=bool)
+    keep[:, 4:] = keep_groups[pattern]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum((4 + kept[pattern]) * 2, out=offsets[1:])
+    validity = pc.is_valid(arr).buffers()[1] if arr.null_count else None
+    return pa.Array.from_buffers(pa.binary(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(raw[keep])],
+                                 null_count=arr.null_count)
+
+
+@functools.lru_cache(maxsize=16)
+def _digit_runs(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pattern of nonzero groups among ``count``: how many leading zero groups go (0 for
+    zero), how many groups stay, and which ones (zero keeps none, and weight 0)."""
+    patterns = np.arange(1 << count)
+    bits = (patterns[:, None] >> np.arange(count)) & 1 == 1
+    some = bits.any(axis=1)
+    lead = np.where(some, bits.argmax(axis=1), 0)
+    trail = np.where(some, bits[:, ::-1].argmax(axis=1), count)
+    column = np.arange(count)
+    keep = (column >= lead[:, None]) & (column < (count - trail)[:, None])
+    return lead, keep.sum(axis=1), keep
 
 
 def fixed_block(arr: pa.Array) -> np.ndarray | None:
@@ -330,8 +358,6 @@ def fixed_block(arr: pa.Array) -> np.ndarray | None:
     elif oid in (TIMESTAMP, TIMESTAMPTZ):
         micros = pc.cast(pc.cast(arr, pa.timestamp("us", tz=t.tz), safe=False), pa.int64())
         values = (pc.fill_null(micros, 0).to_numpy(zero_copy_only=False) - PG_EPOCH_MICROS).astype(">i8")
-    elif oid == NUMERIC and pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8 and len(arr):
-        return _numeric_binary_vector(arr)
     elif oid == TIME:
         micros = pc.cast(pc.cast(arr, pa.time64("us")), pa.int64())
         values = pc.fill_null(micros, 0).to_numpy(zero_copy_only=False).astype(">i8")
@@ -361,6 +387,8 @@ def binary_values(arr: pa.Array) -> pa.Array:
     block = fixed_block(arr)
     if block is not None:
         return _fixed(block, arr)
+    if oid == NUMERIC and pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8 and len(arr):
+        return _numeric_binary_vector(arr)
     if oid == NUMERIC:
         return pa.array([None if v is None else _numeric_binary(decimal.Decimal(v)) for v in arr.to_pylist()], pa.binary())
     if (pa.types.is_list(t) or pa.types.is_large_list(t)) and oid != TEXT:

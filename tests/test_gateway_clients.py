@@ -649,9 +649,8 @@ WIRE_VALUES = [
     "ARRAY[TIMESTAMP '2024-01-15 14:30:00']", "ARRAY['a\\b', 'x,y', '{z}', 'NULL']", "ARRAY[TIME '12:34:56.5']",
     "ARRAY[CAST('1 day 02:03:04' AS INTERVAL), CAST('-1 year' AS INTERVAL)]", "ARRAY[CAST(12.50 AS NUMERIC(18,2))]",
 ]
-# Known, deliberate differences (docs/decisions.md): UUID and JSON travel as text (DuckDB hands
-# them over as strings), and a NUMERIC's binary digit groups are laid out for the whole batch
-# (the same value: leading and trailing zero groups that PostgreSQL trims are kept).
+# A known, deliberate difference (docs/decisions.md): UUID and JSON travel as text (DuckDB hands
+# them over as strings).
 
 
 def _wire_answers(dsn: str, binary: bool) -> list[tuple[str, int, bytes | None]]:
@@ -664,6 +663,21 @@ def _wire_answers(dsn: str, binary: bool) -> list[tuple[str, int, bytes | None]]
             assert res.status == pq.ExecStatus.TUPLES_OK, (value, res.error_message)
             out.append((value, res.ftype(0), res.get_value(0, 0)))
     return out
+
+
+def test_numerics_of_one_batch_are_byte_identical_to_postgresql_in_binary(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    # a batch is encoded at once: values of different sizes must each drop the zero digit groups
+    # PostgreSQL drops (leading, trailing, all of them for zero), with ndigits and weight to match
+    query = ("SELECT CAST(v AS NUMERIC(18, 2)) AS v FROM (VALUES (1, 0.05), (2, 123456789.10), (3, 0), (4, NULL), "
+             "(5, -5.00), (6, 100000000.00), (7, 10000.01), (8, -0.5)) AS t(k, v) ORDER BY k")
+
+    def answers(dsn: str) -> list[bytes | None]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            res = conn.pgconn.exec_params(query.encode(), [], result_format=1)
+            return [res.get_value(i, 0) for i in range(res.ntuples)]
+
+    real = answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
+    assert answers(gateway.dsn("carol")) == real and len(real) == 8
 
 
 @pytest.mark.parametrize("binary", [False, True], ids=["text", "binary"])
