@@ -45,7 +45,8 @@ CATALOG_FUNCTIONS = frozenset({
     "pg_get_partition_constraintdef", "pg_relation_is_publishable", "pg_is_other_temp_schema", "array_upper",
     "array_length", "len", "to_regtype", "_pg_expandarray", "json_build_object", "json_object", "json_agg",
     "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible", "current_setting",
-    "set_config",
+    "set_config", "pg_table_size", "pg_indexes_size", "pg_database_size", "pg_operator_is_visible",
+    "pg_ts_config_is_visible", "pg_ts_parser_is_visible", "pg_ts_dict_is_visible", "pg_ts_template_is_visible",
 })
 # allowed in catalog queries, but ordinary functions: using one does not make a query a catalog query
 # (ARRAY[company_id] FROM companies must read the warehouse, not the shadow's empty tables)
@@ -299,6 +300,11 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
             return exp.true()
         if name == "format_type" and isinstance(node, exp.Anonymous) and len(node.expressions) == 2:
             return _format_type(node.expressions[0], node.expressions[1])
+        if name in ("pg_relation_size", "pg_table_size", "pg_total_relation_size", "pg_indexes_size",
+                    "pg_database_size"):
+            return exp.cast(exp.Literal.number(0), "BIGINT")  # views take no storage of their own
+        if name in ("pg_get_function_result", "pg_get_function_arguments"):
+            return exp.cast(exp.Null(), "TEXT")
         if name in ("pg_get_expr", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_viewdef", "pg_get_serial_sequence",
                     "pg_get_statisticsobjdef_columns", "pg_get_triggerdef", "pg_get_ruledef",
                     "pg_get_partkeydef", "pg_get_partition_constraintdef"):
@@ -321,8 +327,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
             return exp.false()
         if name == "pg_get_userbyid":
             return exp.Literal.string("egress")
-        if name in ("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
-                    "pg_collation_is_visible", "pg_opclass_is_visible", "pg_conversion_is_visible"):
+        if name.startswith("pg_") and name.endswith("_is_visible"):
             return exp.true()
         if name == "pg_encoding_to_char":
             return exp.Literal.string("UTF8")
@@ -362,6 +367,8 @@ INFO_SCHEMA_COLUMN = {"tables": "table_schema", "columns": "table_schema", "view
 REGPROC_COLUMNS = frozenset({"typreceive", "typsend", "typinput", "typoutput", "typmodin", "typmodout",
                              "typanalyze"})
 PGC_TABLES = frozenset({
+    "pg_auth_members", "pg_language", "pg_conversion", "pg_foreign_server", "pg_foreign_data_wrapper",
+    "pg_event_trigger", "pg_db_role_setting", "pg_operator", "pg_ts_config",
     "pg_namespace", "pg_class", "pg_attribute", "pg_description", "pg_type", "pg_proc", "pg_range", "pg_enum",
     "pg_database", "pg_roles", "pg_user", "pg_am", "pg_tablespace", "pg_collation", "pg_index", "pg_constraint",
     "pg_attrdef", "pg_inherits", "pg_trigger", "pg_rewrite", "pg_policy", "pg_statistic_ext", "pg_publication",

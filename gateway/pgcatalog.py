@@ -138,7 +138,9 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
         "typacl": pa.array([None] * len(all_types), pa.string())})
     procs = sorted({t[6] for t in all_types})
     out["pg_proc"] = pa.table({"oid": list(range(5000, 5000 + len(procs))), "proname": procs,
-                               "pronamespace": [CATALOG_OID] * len(procs), "prorettype": [0] * len(procs)})
+                               "pronamespace": [CATALOG_OID] * len(procs), "prorettype": [0] * len(procs),
+                               "prokind": ["f"] * len(procs), "pronargs": [1] * len(procs),
+                               "proretset": [False] * len(procs)})
     out["pg_range"] = pa.table({"rngtypid": pa.array([], pa.int64()), "rngsubtype": pa.array([], pa.int64()),
                                 "rngmultitypid": pa.array([], pa.int64())})
     out["pg_enum"] = pa.table({"oid": pa.array([], pa.int64()), "enumtypid": pa.array([], pa.int64()),
@@ -203,7 +205,7 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
         "pg_publication_rel": ["oid", "prpubid", "prrelid", "prqual", "prattrs"],
         "pg_publication_namespace": ["oid", "pnpubid", "pnnspid"],
         "pg_depend": ["classid", "objid", "refclassid", "refobjid", "deptype"],
-        "pg_extension": ["oid", "extname", "extversion"], "pg_foreign_table": ["ftrelid", "ftserver"],
+        "pg_foreign_table": ["ftrelid", "ftserver"],
         "pg_partitioned_table": ["partrelid", "partstrat"], "pg_sequence": ["seqrelid", "seqtypid", "seqstart", "seqincrement", "seqmax", "seqmin", "seqcache",
                         "seqcycle"],
         "pg_opclass": ["oid", "opcmethod", "opcname", "opcnamespace", "opcowner", "opcfamily", "opcintype",
@@ -212,6 +214,32 @@ def tables(principal: Principal, catalog: Catalog) -> dict[str, pa.Table]:
     }
     for name, cols in empty.items():
         out[name] = pa.table({c: pa.array([], _empty_type(c)) for c in cols})
+    # more catalogs psql's \d commands read (\du, \dx, \dL, \dc, \des, \dy, \drds, \do, \dF), empty
+    text, number, flag = pa.string(), pa.int64(), pa.bool_()
+    typed = {
+        "pg_auth_members": {"roleid": number, "member": number, "grantor": number, "admin_option": flag},
+        "pg_extension": {"oid": number, "extname": text, "extowner": number, "extnamespace": number,
+                         "extrelocatable": flag, "extversion": text, "extconfig": pa.list_(number),
+                         "extcondition": pa.list_(text)},
+        "pg_language": {"oid": number, "tableoid": number, "lanname": text, "lanowner": number, "lanispl": flag,
+                        "lanpltrusted": flag, "lanplcallfoid": number, "laninline": number, "lanvalidator": number},
+        "pg_conversion": {"oid": number, "conname": text, "connamespace": number, "conowner": number,
+                          "conforencoding": number, "contoencoding": number, "conproc": text, "condefault": flag},
+        "pg_foreign_server": {"oid": number, "srvname": text, "srvowner": number, "srvfdw": number,
+                              "srvtype": text, "srvversion": text},
+        "pg_foreign_data_wrapper": {"oid": number, "fdwname": text, "fdwowner": number, "fdwhandler": number,
+                                    "fdwvalidator": number},
+        "pg_event_trigger": {"oid": number, "evtname": text, "evtevent": text, "evtowner": number,
+                             "evtfoid": number, "evtenabled": text, "evttags": pa.list_(text)},
+        "pg_db_role_setting": {"setdatabase": number, "setrole": number, "setconfig": pa.list_(text)},
+        "pg_operator": {"oid": number, "oprname": text, "oprnamespace": number, "oprowner": number,
+                        "oprkind": text, "oprleft": number, "oprright": number, "oprresult": number,
+                        "oprcode": text},
+        "pg_ts_config": {"oid": number, "cfgname": text, "cfgnamespace": number, "cfgowner": number,
+                         "cfgparser": number},
+    }
+    for name, columns in typed.items():
+        out[name] = pa.table({c: pa.array([], t) for c, t in columns.items()})
     return out
 
 

@@ -41,6 +41,20 @@ def test_psql_queries_errors_and_catalog(gateway) -> None:  # type: ignore[no-un
     assert "PostgreSQL 16.4" in out
 
 
+@pytest.mark.parametrize("command", ["\\dt+", "\\l+", "\\du", "\\df", "\\da", "\\dx", "\\dL", "\\dc", "\\des",
+                                     "\\dy", "\\do", "\\dF", "\\dT", "\\dp", "\\drds", "\\di", "\\dn+"])
+def test_psql_describe_commands_answer(gateway, command) -> None:  # type: ignore[no-untyped-def]
+    # what psql users type besides \d: each reads catalogs (pg_auth_members, pg_language, sizes,
+    # ...) that must exist, empty where egress has nothing of the kind
+    done = psql(gateway, "alice", command)
+    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stderr
+    assert done.stdout.strip() or "Did not find any" in done.stderr
+    if command == "\\du":
+        assert "alice" in done.stdout
+    if command == "\\dt+":
+        assert "companies" in done.stdout and "0 bytes" in done.stdout
+
+
 def test_psql_copy_to_stdout(gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "out.csv"
     done = psql(gateway, "bob", f"\\copy (SELECT company_id, name FROM companies ORDER BY 1) TO '{target}' WITH CSV HEADER")
