@@ -34,6 +34,8 @@ class CopyEncoder:
     null: str = "\\N"
     with_header: bool = False
     quote: str = '"'
+    escape: str = '"'
+    force_quote: tuple[str, ...] | None = None  # FORCE_QUOTE: these columns ("*": all) always quoted
 
     @classmethod
     def for_options(cls, options: dict[str, str]) -> "CopyEncoder":
@@ -55,6 +57,22 @@ class CopyEncoder:
             enc.with_header = _truthy(options["header"])
         if "encoding" in options and options["encoding"].strip("'").upper().replace("-", "") != "UTF8":
             raise FeatureNotSupported("only UTF8 encoding is supported")
+        for key in ("quote", "escape", "force_quote"):
+            if key in options and fmt != "csv":
+                raise FeatureNotSupported(f"COPY {key} available only in CSV mode")
+        for key in ("quote", "escape"):
+            if key in options:
+                value = options[key]  # a string token's text: already without its quotes
+                value = value.strip("'") if len(value) > 1 else value
+                if len(value.encode("utf-8")) != 1:
+                    raise InvalidParameterValue(f"COPY {key} must be a single one-byte character")
+                setattr(enc, key, value)
+        if "quote" in options and "escape" not in options:
+            enc.escape = enc.quote  # as PostgreSQL: ESCAPE defaults to QUOTE
+        if "force_quote" in options:
+            names = options["force_quote"].strip()
+            enc.force_quote = ("*",) if names == "*" else tuple(
+                n.strip().strip('"') for n in names.strip("()").split(",") if n.strip())
         return enc
 
     @property
@@ -79,21 +97,47 @@ class CopyEncoder:
         return struct.pack("!h", -1)
 
     def _quote_one(self, value: str) -> str:
-        if value == "" or re.search(f"[{re.escape(self.delimiter)}\"\r\n]", value) or value == self.null:
-            return '"' + value.replace('"', '""') + '"'
+        if value == self.null or any(c in value for c in (self.delimiter, self.quote, "\r", "\n")):
+            return self.quote + self._escaped(value) + self.quote
         return value
 
-    def _field_text(self, column: pa.Array) -> pa.Array:
+    def _escaped(self, value: str) -> str:
+        """CSV's escaping inside quotes, as PostgreSQL writes it: ESCAPE before each QUOTE and
+        each ESCAPE character."""
+        if self.escape != self.quote:
+            value = value.replace(self.escape, self.escape * 2)
+        return value.replace(self.quote, self.escape + self.quote)
+
+    def _field_text(self, column: pa.Array, name: str = "") -> pa.Array:
         text = text_strings(column)
+        forced = self.force_quote is not None and (self.force_quote == ("*",) or name in self.force_quote)
         stringy = pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or not (
             pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)
             or pa.types.is_boolean(column.type) or pa.types.is_date(column.type) or pa.types.is_timestamp(column.type))
-        if not stringy and self.delimiter in (",", "\t", ";", "|"):
-            # numbers, booleans, dates: never one of these delimiters, a quote, a line break or a backslash
+        if not stringy and not forced and self.delimiter in (",", "\t", ";", "|") and self.quote == '"' \
+                and self.null in ("", "\\N"):
+            # numbers, booleans, dates: never one of these delimiters, a quote, a line break, a
+            # backslash, or the NULL text
             return text
+        if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced:
+            # an empty string is quoted when empty text means NULL, and so is any value that
+            # reads as the NULL text
+            needs = needs_quotes(text, self.delimiter, empty=self.null == "")
+            if self.null and pc.any(pc.equal(text, self.null)).as_py():
+                same = pc.fill_null(pc.equal(text, self.null), False)
+                needs = same if needs is None else pc.or_(needs, same)
+            return quote_where(text, needs)
         if self.format == "csv":
-            # an empty string is quoted when empty text means NULL
-            return quote_where(text, needs_quotes(text, self.delimiter, empty=self.null == ""))
+            special = "[" + re.escape(self.delimiter + self.quote) + "\\r\\n]"
+            needs = pc.fill_null(pc.or_(pc.match_substring_regex(text, special), pc.equal(text, self.null)), False)
+            if forced:
+                needs = pc.is_valid(text)
+            inner = text
+            if self.escape != self.quote:
+                inner = pc.replace_substring(inner, self.escape, self.escape * 2)
+            inner = pc.replace_substring(inner, self.quote, self.escape + self.quote)
+            quoted = pc.binary_join_element_wise(self.quote, inner, self.quote, "")
+            return pc.if_else(needs, quoted, text)
         # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
         special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
         if may_contain(text, special.encode("utf-8")):
@@ -119,7 +163,8 @@ class CopyEncoder:
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
             return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
-        fields = [pc.cast(self._field_text(column), pa.binary()) for column in batch.columns]
+        fields = [pc.cast(self._field_text(column, name), pa.binary())
+                  for column, name in zip(batch.columns, batch.schema.names, strict=True)]
         delimiter, null = self.delimiter.encode(), self.null.encode()
         size = np.full(n, len(delimiter) * (len(fields) - 1) + 1, dtype=np.int64)
         for field in fields:

@@ -98,8 +98,10 @@ def _options(tokens: list[Token], base: int) -> dict[str, str]:
         if tokens[-1].token_type != TokenType.R_PAREN:
             raise SyntaxError_("unterminated COPY option list", position=base + tokens[-1].end + 1)
         groups: list[list[Token]] = [[]]
+        depth = 0
         for t in tokens[1:-1]:
-            if t.token_type == TokenType.COMMA:
+            depth += (t.token_type == TokenType.L_PAREN) - (t.token_type == TokenType.R_PAREN)
+            if t.token_type == TokenType.COMMA and depth == 0:
                 groups.append([])
             else:
                 groups[-1].append(t)
@@ -107,7 +109,10 @@ def _options(tokens: list[Token], base: int) -> dict[str, str]:
             if not g:
                 continue
             key = g[0].text.lower()
-            value = " ".join(_value(t) for t in g[1:]) if len(g) > 1 else "true"
+            if g[1:] and g[1].token_type == TokenType.L_PAREN:  # FORCE_QUOTE (a, b)
+                value = ",".join(t.text for t in g[2:-1] if t.token_type != TokenType.COMMA)
+            else:
+                value = " ".join(_value(t) for t in g[1:]) if len(g) > 1 else "true"
             options[key] = value
         return options
     i = 0

@@ -521,7 +521,10 @@ COPY_VALUES = ("SELECT 'a,b' AS comma, 'say \"hi\"' AS quote, E'tab\\there' AS t
 
 
 @pytest.mark.parametrize("options", ["", "(FORMAT csv)", "(FORMAT csv, HEADER true)", "(DELIMITER ',')",
-                                     "(FORMAT csv, DELIMITER ';', NULL 'NULL')", "(FORMAT binary)"])
+                                     "(FORMAT csv, DELIMITER ';', NULL 'NULL')", "(FORMAT binary)",
+                                     "(FORMAT csv, FORCE_QUOTE *)", "(FORMAT csv, FORCE_QUOTE (comma, n))",
+                                     "(FORMAT csv, QUOTE '''')", "(FORMAT csv, ESCAPE '\\')",
+                                     "(FORMAT csv, NULL 'plain')", "(FORMAT csv, HEADER true, QUOTE '|', ESCAPE '!')"])
 def test_copy_output_is_byte_identical_to_postgresql(gateway, postgres_server, options) -> None:  # type: ignore[no-untyped-def]
     # the values every format has to escape or quote, against a real PostgreSQL 15 in the same run
     statement = f"COPY ({COPY_VALUES}) TO STDOUT {options}"
