@@ -13,16 +13,39 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokenizer_core import TokenizerCore
 from sqlglot.tokens import Token, TokenType
 
 from sql.errors import SyntaxError_
 
 
+class _ParametersFirst(TokenizerCore):
+    """sqlglot's tokenizer core, except that ``$`` before a digit is always a parameter.
+
+    sqlglot reads ``$1,$2`` as the start of a dollar-quoted string tagged ``1,`` and fails at
+    the end of the input; psycopg, pgjdbc and postgres.js all send ``IN ($1,$2)``. PostgreSQL
+    never starts a dollar-quote tag with a digit."""
+
+    __slots__ = ()
+
+    def _scan_string(self, start: str) -> bool:
+        if start == "$" and self._peek.isdigit():
+            self._add(TokenType.PARAMETER)
+            return True
+        return super()._scan_string(start)
+
+
 class EgressPostgres(Postgres):
     """PostgreSQL as sqlglot reads it, plus arrays of object identifier types (``$1::oid[]``,
     ``regtype[]``), which drivers send in their type-lookup queries (asyncpg's) and which sqlglot
-    reads as a subscript with nothing in it. Registered by sqlglot under the class's lower-cased
-    name; generation is PostgreSQL's."""
+    reads as a subscript with nothing in it, and ``$1,$2`` read as two parameters. Registered by
+    sqlglot under the class's lower-cased name; generation is PostgreSQL's."""
+
+    class Tokenizer(Postgres.Tokenizer):
+        def _init_core(self) -> TokenizerCore:
+            core = super()._init_core()
+            core.__class__ = _ParametersFirst  # the same slots: only _scan_string differs
+            return core
 
     class Parser(Postgres.Parser):
         def _parse_types(self, *args: object, **kwargs: object) -> exp.Expression | None:

@@ -117,6 +117,25 @@ def test_array_functions_over_a_view_read_the_view(gateway, reference) -> None: 
         assert conn.execute("WITH x AS (SELECT 1 AS one) SELECT current_schema(), one FROM x").fetchone() == ("public", 1)
 
 
+def test_parameters_packed_without_spaces_read_as_parameters(gateway) -> None:  # type: ignore[no-untyped-def]
+    # sqlglot took "$1,$2" for a dollar-quoted string tagged "1,"; psycopg, pgjdbc and
+    # postgres.js all write IN lists so
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM companies WHERE company_id IN (%s,%s,%s)", (1, 2, 3)).fetchone() \
+            == (3,)
+        assert conn.execute("SELECT %s::int,%s::text", (1, "a")).fetchone() == (1, "a")
+        assert conn.execute("SELECT $tag$ x $1,$2 $tag$").fetchone() == (" x $1,$2 ",)
+
+    async def run() -> int:
+        conn = await asyncpg.connect(gateway.url("carol"))
+        try:
+            return await conn.fetchval("SELECT count(*) FROM companies WHERE company_id IN ($1,$2)", 1, 2)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run()) == 2
+
+
 def test_psycopg_types_round_trip(gateway) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(gateway.dsn("carol")) as conn:
         for binary in (False, True):
