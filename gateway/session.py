@@ -116,6 +116,8 @@ def _expr_oid(node: exp.Expression, types: dict[str, str]) -> int | None:
         return pgtypes.oid_for_sql_type(types[node.name]) if node.name in types else None
     if isinstance(node, exp.Cast):
         return pgtypes.oid_for_sql_type(node.to.sql(dialect="duckdb"))
+    if isinstance(node, (exp.Boolean, exp.Predicate, exp.Connector, exp.Not)):
+        return pgtypes.BOOL  # true, a comparison, AND / OR / NOT
     if isinstance(node, exp.Literal):
         if node.is_string:
             return pgtypes.TEXT

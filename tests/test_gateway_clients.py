@@ -291,6 +291,7 @@ def test_asyncpg_binds_parameters_typed_from_what_they_meet(gateway, reference) 
              ("employee_count > $1 + 1", (10,), "employee_count > 11"),
              ("coalesce(employee_count, 0) > $1", (10,), "coalesce(employee_count, 0) > 10"),
              ("$1 < employee_count", (10,), "employee_count > 10"),
+             ("(employee_count > 100) = $1", (True,), "employee_count > 100"),
              ("founded_on BETWEEN $1 AND $2", (dt.date(2000, 1, 1), dt.date(2010, 1, 1)),
               "founded_on BETWEEN DATE '2000-01-01' AND DATE '2010-01-01'")]
 
