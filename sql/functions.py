@@ -16,7 +16,7 @@ AGGREGATES = frozenset(
     covarpop covarsamp anyvalue first last argmax argmin arrayagg groupconcat countif
     approxdistinct approxquantile percentilecont percentiledisc quantile_cont quantile_disc
     logicaland logicalor every bitwiseandagg bitwiseoragg bool_and bool_or list string_agg
-    product kurtosis skewness entropy histogram regr_slope regr_intercept fsum
+    product kurtosis skewness entropy histogram regr_slope regr_intercept fsum jsonarrayagg
     """.split()
 )
 
@@ -43,7 +43,7 @@ SCALAR = frozenset(
     array_contains unnest explode generate_series explodinggenerateseries range columns
     list_extract list_slice list_sort list_distinct array_distinct
     uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero quote_literal quote_nullable
-    quote_ident
+    quote_ident json_build_object jsonb_build_object
     """.split()
 )
 

@@ -113,7 +113,12 @@ _QUOTE_IDENT = sqlglot.parse_one(
 def _postgres_functions(node: exp.Expression) -> exp.Expression:
     """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
-    quote_nullable and quote_ident."""
+    quote_nullable and quote_ident; json_build_object and json_agg as DuckDB's json_object and
+    to_json of a list."""
+    if isinstance(node, exp.JSONArrayAgg):  # json_agg(x [ORDER BY ...]): to_json(list(...)) keeps both
+        return exp.Anonymous(this="to_json", expressions=[exp.Anonymous(this="list", expressions=[node.this.copy()])])
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() in ("json_build_object", "jsonb_build_object"):
+        return exp.Anonymous(this="json_object", expressions=[e.copy() for e in node.expressions])
     if not isinstance(node, exp.Anonymous) or len(node.expressions) != 1:
         return node
     name = str(node.name).lower()

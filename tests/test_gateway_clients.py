@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import json
 import os
 import socket
 import struct
@@ -113,6 +114,11 @@ def test_array_functions_over_a_view_read_the_view(gateway, reference) -> None: 
         # nor is a join of catalog tables and views answered from the catalog's empty copies
         with pytest.raises(psycopg.errors.FeatureNotSupported):
             conn.execute("SELECT count(*) FROM pg_class, companies")
+        # json_agg and json_build_object run on the warehouse, as DuckDB's to_json(list) and json_object
+        got = conn.execute("SELECT json_agg(company_id ORDER BY company_id DESC), json_build_object('n', count(*)) "
+                           "FROM companies WHERE company_id <= %s", (ids[2],)).fetchone()
+        assert [json.loads(v) for v in got] == [ids[::-1], {"n": 3}]
+        assert json.loads(conn.execute("SELECT json_build_object('a', 1)").fetchone()[0]) == {"a": 1}
         # a CTE is not a view: catalog functions over one still answer
         assert conn.execute("WITH x AS (SELECT 1 AS one) SELECT current_schema(), one FROM x").fetchone() == ("public", 1)
 
