@@ -91,6 +91,11 @@ def test_adbc_parameters_many_rows(gateway, reference) -> None:  # type: ignore[
     want = reference("SELECT company_id FROM curated.companies WHERE tenant_id = 'acme' AND company_id <= 6 "
                      "ORDER BY company_id")
     assert sorted(got.column("company_id").to_pylist()) == want.column("company_id").to_pylist()
+    with _adbc(gateway) as conn, conn.cursor() as cur:
+        # IN (?,?,?) becomes IN ($1,$2,$3), which the tokenizer once took for a dollar-quoted string
+        cur.execute("SELECT count(*) AS n FROM companies WHERE company_id IN (?,?,?)", (1, 2, 3))
+        assert cur.fetch_arrow_table().column("n").to_pylist() == [len([i for i in want.column("company_id").to_pylist()
+                                                                         if i <= 3])]
 
 
 def test_adbc_authorization_header_login(gateway) -> None:  # type: ignore[no-untyped-def]
