@@ -22,7 +22,7 @@ from sql import functions
 from sql.errors import FeatureNotSupported, ObjectNotFound, UndefinedFunction, UndefinedTable
 from sql.model import Catalog, Principal
 from sql.rules.name_columns import pg_names
-from sql.rules.names import fold
+from sql.rules.names import cte_names, fold
 from views.warehouse import translate
 
 SERVER_VERSION = "16.4"
@@ -62,7 +62,7 @@ def is_catalog_query(tree: exp.Expression) -> bool:
     next to a view is left to the policy engine, which refuses it, rather than answered from the
     shadow's empty tables."""
     reads_view = False
-    ctes = {fold(cte.args.get("alias").this) for cte in tree.find_all(exp.CTE) if cte.args.get("alias")}
+    ctes = cte_names(tree)
     for table in tree.find_all(exp.Table):
         db = fold(table.args.get("db"))
         if db in CATALOG_SCHEMAS or (not db and fold(table.this).startswith(("pg_", "information_schema"))):
@@ -143,7 +143,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
         if isinstance(node, exp.Func) and not functions.is_allowed(node) \
                 and functions.function_name(node) not in CATALOG_FUNCTIONS:
             raise UndefinedFunction(f"function {functions.display_name(node)} does not exist")
-    ctes = {fold(cte.args.get("alias").this) for cte in tree.find_all(exp.CTE) if cte.args.get("alias")}
+    ctes = cte_names(tree)
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
             fn = table.this.expression if isinstance(table.this, exp.Dot) else table.this
@@ -157,7 +157,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
             raise UndefinedTable(f'relation "{db}.{name}" does not exist')
         if name.startswith("duckdb_"):
             raise UndefinedTable(f'relation "{name}" does not exist')
-        if db in ("", "public") and name not in ctes and not name.startswith("pg_") and name not in PGC_TABLES:
+        if db in ("", "public") and name not in ctes and not name.startswith("pg_"):  # PGC_TABLES are all pg_
             # the catalog's copies of the views are empty: a join of catalog and data would answer
             # no rows where PostgreSQL answers some
             raise FeatureNotSupported("catalog tables cannot be combined with the views in one query",

@@ -123,15 +123,14 @@ class CopyEncoder:
             # an empty string is quoted when empty text means NULL, and so is any value that
             # reads as the NULL text
             needs = needs_quotes(text, self.delimiter, empty=self.null == "")
-            if self.null and pc.any(pc.equal(text, self.null)).as_py():
-                same = pc.fill_null(pc.equal(text, self.null), False)
+            same = pc.fill_null(pc.equal(text, self.null), False) if self.null else None
+            if same is not None and pc.any(same).as_py():
                 needs = same if needs is None else pc.or_(needs, same)
             return quote_where(text, needs)
         if self.format == "csv":
             special = "[" + re.escape(self.delimiter + self.quote) + "\\r\\n]"
-            needs = pc.fill_null(pc.or_(pc.match_substring_regex(text, special), pc.equal(text, self.null)), False)
-            if forced:
-                needs = pc.is_valid(text)
+            needs = pc.is_valid(text) if forced else pc.fill_null(
+                pc.or_(pc.match_substring_regex(text, special), pc.equal(text, self.null)), False)
             inner = text
             if self.escape != self.quote:
                 inner = pc.replace_substring(inner, self.escape, self.escape * 2)

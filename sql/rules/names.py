@@ -16,6 +16,11 @@ def fold(ident: exp.Expression | str | None) -> str:
     return str(ident.name).lower()
 
 
+def cte_names(tree: exp.Expression) -> set[str]:
+    """Every name a WITH in the tree defines, folded (nested WITHs too)."""
+    return {fold(cte.args["alias"].this) for cte in tree.find_all(exp.CTE) if cte.args.get("alias")}
+
+
 def visible_ctes(table: exp.Table) -> set[str]:
     """Names of the CTEs a table reference can see: enclosing WITHs, earlier siblings only."""
     names: set[str] = set()
