@@ -200,6 +200,16 @@ def ensure_warehouse(companies: int = COMPANIES, path: Path = WAREHOUSE) -> Path
         print(f"building the {companies:,}-company warehouse at {path} ...", file=sys.stderr)
         stats = demo.build(path, companies=companies)
         print(f"built in {stats.seconds:.0f}s", file=sys.stderr)
+    # the anchors read curated.* directly; egress creates those views on its first open, which a
+    # fresh warehouse has not had yet
+    import duckdb
+
+    from views.warehouse import apply_views, views_current
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        current = views_current(con)
+    if not current:
+        apply_views(path)
     return path
 
 
