@@ -313,3 +313,28 @@ def test_md5_login_when_configured(egress_home, tmp_path) -> None:  # type: igno
             assert "password authentication failed" in str(info.value)
     finally:
         stop_gateway(gw)
+
+
+def test_an_error_after_rows_have_streamed_keeps_its_sqlstate(egress_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """DuckDB raises errors met after the first batch through the Arrow reader (as OSError);
+    they still map to their SQLSTATE, not XX000, and the session goes on."""
+    config = _config(egress_home, tmp_path, "")
+    # a warehouse of its own, big enough that rows stream before the failing one is reached
+    config.write_text(config.read_text() + f'[warehouse]\npath = "{tmp_path / "w.duckdb"}"\n'
+                      "demo_companies = 20000\nbatch_rows = 1024\n")
+    gw = start_gateway(egress_home, "--config", str(config), prefix=True)
+    try:
+        with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+            last = conn.execute("SELECT max(company_id) FROM companies").fetchone()[0]
+            sql = (f"SELECT description, CAST(CASE WHEN company_id > {last - 5} THEN 'x' ELSE '1' END AS INTEGER) "
+                   "FROM companies")
+            with pytest.raises(psycopg.errors.DataError) as info:
+                conn.execute(sql)
+            assert info.value.sqlstate == "22000" and "could not convert string 'x'" in str(info.value).lower()
+            with pytest.raises(psycopg.errors.DataError):
+                with conn.cursor().copy(f"COPY ({sql}) TO STDOUT") as copy:
+                    list(copy)
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert "internal error" not in gw.logged()
+    finally:
+        stop_gateway(gw)

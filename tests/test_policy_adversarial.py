@@ -320,6 +320,29 @@ def test_only_pure_streams_run_on_the_small_streaming_instance(app, sql, streami
 
 
 @pytest.mark.parametrize("wire", [False, True], ids=["streaming", "wire"])
+def test_a_finished_streams_cursor_serves_the_next_query_and_a_late_cancel_reaches_nothing(app, wire) -> None:  # type: ignore[no-untyped-def]
+    sql = app.compile(app.principal("carol"), "SELECT company_id, name FROM companies").sql
+    first = app.warehouse.stream(sql, streaming=True, wire=wire)
+    kept = first._cursor
+    want = sum(b.num_rows for b in first)  # read to its end: closed, its cursor kept for the next query
+    second = app.warehouse.stream(sql, streaming=True, wire=wire)
+    assert second._cursor is kept
+    # a statement timer or a cancel request that fires after the first query ended must not
+    # interrupt the query that now runs on its cursor
+    first.cancel()
+    assert sum(b.num_rows for b in second) == want
+    # a cancelled query's cursor is not handed on: the next query gets a fresh one and runs
+    third = app.warehouse.stream(sql, streaming=True, wire=wire)
+    third.cancel()
+    with pytest.raises(EgressError) as info:
+        list(third)
+    assert info.value.sqlstate == "57014"
+    fourth = app.warehouse.stream(sql, streaming=True, wire=wire)
+    assert fourth._cursor is not third._cursor
+    assert sum(b.num_rows for b in fourth) == want
+
+
+@pytest.mark.parametrize("wire", [False, True], ids=["streaming", "wire"])
 def test_streaming_instances_are_small_and_locked_down_like_the_main_one(app, wire) -> None:  # type: ignore[no-untyped-def]
     # straight at the executor, past the policy: what stands behind it if a query ever slipped by
     def run(sql: str, streaming: bool) -> list[tuple]:  # type: ignore[type-arg]
