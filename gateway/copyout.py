@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import joined_bytes, may_contain, needs_quotes, quote_where
-from gateway.pgtypes import (NO_SEPARATOR, block_values, field_rows, message_heads, run_values, text_block,
-                             text_strings, value_offsets)
+from gateway.pgtypes import (NO_SEPARATOR, as_binary, block_values, field_rows, message_heads, run_values,
+                             text_block, text_strings, value_offsets)
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -162,7 +162,7 @@ class CopyEncoder:
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
             return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
-        fields = [pc.cast(self._field_text(column, name), pa.binary())
+        fields = [as_binary(self._field_text(column, name))
                   for column, name in zip(batch.columns, batch.schema.names, strict=True)]
         delimiter, null = self.delimiter.encode(), self.null.encode()
         size = np.full(n, len(delimiter) * (len(fields) - 1) + 1, dtype=np.int64)
