@@ -340,6 +340,15 @@ def test_a_finished_streams_cursor_serves_the_next_query_and_a_late_cancel_reach
     fourth = app.warehouse.stream(sql, streaming=True, wire=wire)
     assert fourth._cursor is not third._cursor
     assert sum(b.num_rows for b in fourth) == want
+    # a stream closed after its first batch (a client that stops reading) leaves a cursor that
+    # answers the next query in full
+    small = app.warehouse.stream(sql, streaming=True, wire=wire, batch_rows=1024)
+    kept = small._cursor
+    assert next(iter(small)).num_rows == 1024
+    small.close()
+    fifth = app.warehouse.stream(sql, streaming=True, wire=wire)
+    assert fifth._cursor is kept
+    assert sum(b.num_rows for b in fifth) == want
 
 
 @pytest.mark.parametrize("wire", [False, True], ids=["streaming", "wire"])
