@@ -447,12 +447,16 @@ def block_values(block: np.ndarray, value_type: pa.DataType = pa.binary()) -> pa
     return pa.Array.from_buffers(value_type, n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))])
 
 
+def _has_offsets(t: pa.DataType) -> bool:
+    """Binary or string with an offsets buffer: what value_offsets() reads."""
+    return pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t) or pa.types.is_large_string(t)
+
+
 def text_block(values: pa.Array) -> np.ndarray | None:
     """A NULL-free binary or string array whose values all have one width, as an (n, width)
     uint8 block viewing its data buffer; None for any other."""
-    n, t = len(values), values.type
-    if n == 0 or values.null_count or not (pa.types.is_binary(t) or pa.types.is_string(t)
-                                          or pa.types.is_large_binary(t) or pa.types.is_large_string(t)):
+    n = len(values)
+    if n == 0 or values.null_count or not _has_offsets(values.type):
         return None
     offsets = value_offsets(values)
     width = int(offsets[1] - offsets[0])
@@ -470,9 +474,7 @@ def byte_lengths(values: pa.Array) -> np.ndarray:
     """Each value's length in bytes, -1 for NULL (the wire's own convention): the differences of
     the offsets, where a compute kernel and its conversions cost ~25 us a column (a one-row
     answer of 16 columns spent a third of its encoding here)."""
-    t = values.type
-    if not (pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t)
-            or pa.types.is_large_string(t)) or len(values) == 0:
+    if len(values) == 0 or not _has_offsets(values.type):
         return pc.fill_null(pc.binary_length(values), -1).to_numpy(zero_copy_only=False).astype(np.int64)
     lengths = np.diff(value_offsets(values)).astype(np.int64)
     if values.null_count:

@@ -221,16 +221,19 @@ def _gather(chunks: Iterator[bytes]) -> tuple[bytes, bool]:
     ends its generator, so it costs the event loop one hop to a worker thread, not three."""
     parts: list[bytes] = []
     size = 0
+    finished = True
     for chunk in chunks:
         if not chunk:
             if parts:
-                return b"".join(parts) if len(parts) > 1 else parts[0], False
+                finished = False
+                break
             continue
         parts.append(chunk)
         size += len(chunk)
         if size >= COALESCE:
-            return b"".join(parts) if len(parts) > 1 else parts[0], False
-    return (b"".join(parts) if len(parts) > 1 else parts[0]) if parts else b"", True
+            finished = False
+            break
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), finished
 
 
 def _chain(session: Session, messages: list[m.FrontendMessage]) -> Iterator[bytes]:

@@ -225,10 +225,10 @@ class Warehouse:
     def cursor(self, *, streaming: bool = False, wire: bool = False) -> duckdb.DuckDBPyConnection:
         """A cursor of the main instance, or of a streaming one for queries that only stream (the
         wire one for PostgreSQL wire clients)."""
+        db = self._streaming_db(streaming, wire)
+        if db is None:
+            return self._db.cursor()
         with self._lock:
-            db = self._wire_db if wire and self._wire_db is not None else self._stream_db
-            if not (streaming and db is not None):
-                return self._db.cursor()
             idle = self._idle.setdefault(id(db), [])
             if idle:
                 return idle.pop()
@@ -236,12 +236,18 @@ class Warehouse:
         cursor.execute(f"USE {STREAM_CATALOG}")  # a new cursor starts in its own catalog
         return cursor
 
+    def _streaming_db(self, streaming: bool, wire: bool) -> duckdb.DuckDBPyConnection | None:
+        """The streaming instance a query of this shape runs on, or None for the main one."""
+        if not streaming:
+            return None
+        return self._wire_db if wire and self._wire_db is not None else self._stream_db
+
     def _release(self, cursor: duckdb.DuckDBPyConnection, *, streaming: bool, wire: bool) -> None:
         """Keep a finished stream's cursor for the next query on its instance: a new one costs
         a statement (USE), 0.1-0.6 ms of a short query's round trip."""
+        db = self._streaming_db(streaming, wire)
         with self._lock:
-            db = self._wire_db if wire and self._wire_db is not None else self._stream_db
-            idle = self._idle.get(id(db)) if streaming and db is not None else None
+            idle = self._idle.get(id(db)) if db is not None else None
             if idle is not None and len(idle) < IDLE_CURSORS:
                 idle.append(cursor)
                 return
@@ -461,8 +467,8 @@ def translate_streamed(err: OSError) -> EgressError:
     OSError whose text starts with DuckDB's type ("Conversion Error: ...", "INTERRUPT Error:
     Interrupted!"), and maps as that DuckDB exception would (a cancel mid-stream is 57014)."""
     kind, sep, _ = str(err).partition(" Error: ")
-    cls = _STREAMED.get(kind.strip().lower()) if sep else None
-    return translate(cls(str(err))) if cls is not None else InternalError("query failed inside the warehouse")
+    cls = _STREAMED.get(kind.strip().lower(), duckdb.Error) if sep else duckdb.Error
+    return translate(cls(str(err)))
 
 
 def translate_arrow(err: pa.ArrowException) -> EgressError:
