@@ -57,7 +57,7 @@ class App:
             threads=w.threads, memory_limit=w.memory_limit,
             preserve_insertion_order=w.preserve_insertion_order,
             stream_memory_limit=None if w.stream_memory_limit.lower() == "off" else w.stream_memory_limit,
-            wire_threads=w.wire_threads,
+            wire_threads=w.wire_threads, wire_memory_limit=w.wire_memory_limit,
         ))
         self.catalog: Catalog = self.warehouse.catalog
         self.roles = {name: Role(name=name, views=tuple(r.views) if r.views is not None else None,

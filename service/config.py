@@ -46,6 +46,9 @@ class ServerConfig(_Strict):
                                    description="Largest frontend message accepted (08P01 past it).")
 
 
+MEMORY_SIZE = r"\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)"  # any case
+
+
 class WarehouseConfig(_Strict):
     path: str = Field("warehouse.duckdb", description="DuckDB file; relative paths are under home.")
     demo: bool = Field(True, description="Generate the demo dataset into `path` if it is missing.")
@@ -65,6 +68,12 @@ class WarehouseConfig(_Strict):
                     "of their own (those clients parse rows slower than one thread makes them: more "
                     "threads only compete with the encoder); 0: they share the streaming instance.",
     )
+    wire_memory_limit: str = Field(
+        "24MB",
+        description="Memory limit of that wire instance, e.g. '24MB'. What it keeps is mostly "
+                    "scanned blocks no wire stream reads twice, so a small limit keeps the server's "
+                    "memory flat as results grow.",
+    )
     preserve_insertion_order: bool = Field(
         True, description="Keep view order in unordered results (false: less memory, any order)."
     )
@@ -73,8 +82,15 @@ class WarehouseConfig(_Strict):
     @field_validator("stream_memory_limit")
     @classmethod
     def _memory_size(cls, value: str) -> str:
-        if not re.fullmatch(r"(?i)off|\d+(\.\d+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)", value.strip()):
+        if not re.fullmatch("off|" + MEMORY_SIZE, value.strip(), re.IGNORECASE):
             raise ValueError("must be a memory size such as '64MB' or '1GB', or 'off'")
+        return value.strip()
+
+    @field_validator("wire_memory_limit")
+    @classmethod
+    def _wire_memory_size(cls, value: str) -> str:
+        if not re.fullmatch(MEMORY_SIZE, value.strip(), re.IGNORECASE):
+            raise ValueError("must be a memory size such as '24MB'")
         return value.strip()
 
 

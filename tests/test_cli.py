@@ -118,7 +118,7 @@ def test_config_check_names_file_key_and_fix(egress_home, tmp_path) -> None:  # 
     ok = run_egress(egress_home, "config", "check")
     assert ok.returncode == 0 and "embedded default" in ok.stdout
     bad = tmp_path / "egress.toml"
-    bad.write_text('[server]\nport = "many"\nhots = "x"\n[warehouse]\nstream_memory_limit = "lots"\n[roles.r]\nmask = { companies = { name = "blur" } }\n'
+    bad.write_text('[server]\nport = "many"\nhots = "x"\n[warehouse]\nstream_memory_limit = "lots"\nwire_memory_limit = "off"\n[roles.r]\nmask = { companies = { name = "blur" } }\n'
                    '[users.u]\ntenant = "acme"\nrole = "r"\npassword = "plain"\n')
     done = run_egress(egress_home, "--config", str(bad), "config", "check")
     assert done.returncode == 1
@@ -127,6 +127,7 @@ def test_config_check_names_file_key_and_fix(egress_home, tmp_path) -> None:  # 
     assert f"{bad}: server.hots:" in err and "remove it" in err
     assert "roles.r.mask" in err and "blur" in err
     assert f"{bad}: warehouse.stream_memory_limit: must be a memory size such as '64MB'" in err
+    assert f"{bad}: warehouse.wire_memory_limit: must be a memory size such as '24MB'" in err  # no 'off'
     assert "users.u.password" in err and "egress users add" in err
     missing = run_egress(egress_home, "--config", str(tmp_path / "nope.toml"), "config", "check")
     assert missing.returncode == 1 and "does not exist" in missing.stderr

@@ -362,6 +362,9 @@ def test_streaming_instances_are_small_and_locked_down_like_the_main_one(app, wi
             cursor.close()
 
     assert run("SELECT current_setting('memory_limit')", True) != run("SELECT current_setting('memory_limit')", False)
+    # the wire instance's limit is its own (warehouse.wire_memory_limit, 24MB), below the
+    # streaming instance's (warehouse.stream_memory_limit, 64MB); DuckDB reports MiB
+    assert run("SELECT current_setting('memory_limit')", True)[0][0] == ("22.8 MiB" if wire else "61.0 MiB")
     assert run("SELECT count(*) FROM curated.companies", True) == run("SELECT count(*) FROM curated.companies", False)
     assert run("SELECT current_setting('temp_directory')", True) == [("",)]  # never spills into the cwd
     # the wire instance runs one DuckDB thread (warehouse.wire_threads); the other keeps them all
