@@ -23,7 +23,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import pyarrow as pa
 from sqlglot import exp
@@ -965,34 +965,35 @@ class Session:
                                   rows=rows, duration_ms=ms)
 
 
+T = TypeVar("T")
 CACHED_TEXT = 16 * 1024  # longer SQL is parsed every time: the caches hold at most 512 texts each
 
 
+def _by_text(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` cached by its arguments (a text first) for texts up to CACHED_TEXT. Drivers and BI
+    tools send the same SQL on every connection, and a short query's whole round trip is a few
+    milliseconds (the split and the parse were 0.4 ms of it). Errors raise, and are not cached."""
+    cached = functools.lru_cache(maxsize=512)(fn)
+
+    @functools.wraps(fn)
+    def call(text: str, *args: Any) -> T:
+        return cached(text, *args) if len(text) <= CACHED_TEXT else fn(text, *args)
+    return call
+
+
+@_by_text
 def _split(text: str) -> tuple[Statement, ...]:
-    """A message's statements. Cached by text, like _parsed: drivers and BI tools send the same
-    SQL on every connection, and a short query's whole round trip is a few milliseconds (the
-    split and the parse were 0.4 ms of it)."""
-    return _split_cached(text) if len(text) <= CACHED_TEXT else tuple(split(text))
-
-
-@functools.lru_cache(maxsize=512)
-def _split_cached(text: str) -> tuple[Statement, ...]:
+    """A message's statements."""
     return tuple(split(text))
 
 
+@_by_text
 def _parsed(text: str, base: int) -> tuple[exp.Expression, bool, bool]:
     """A query's tree, whether it reads egress's system views, and whether it is a catalog query.
-    The tree may be shared: callers copy it before any change. Errors raise, and are not cached."""
-    return _parsed_cached(text, base) if len(text) <= CACHED_TEXT else _parse(text, base)
-
-
-def _parse(text: str, base: int) -> tuple[exp.Expression, bool, bool]:
+    The tree may be shared: callers copy it before any change."""
     tree = parse_one(text, base=base)
     is_system = system.is_system_query(tree)
     return tree, is_system, not is_system and shadow.is_catalog_query(tree)
-
-
-_parsed_cached = functools.lru_cache(maxsize=512)(_parse)
 
 
 FIRST_ROWS = 1024  # COPY rows sent ahead of the rest of the first batch
