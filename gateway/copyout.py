@@ -2,7 +2,8 @@
 (psycopg's copy.rows() reads each message as one row, as PostgreSQL sends them).
 
 Rows are built column-wise like DataRows: values in PostgreSQL's text output (or binary) form,
-escaped or quoted with kernels, joined with their numpy-made message heads in one buffer.
+escaped or quoted with kernels, then assembled with their numpy-made message heads row by row
+in one buffer (gateway/pgtypes.py, assembled).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import joined_bytes, may_contain, needs_quotes, quote_where
-from gateway.pgtypes import (NO_SEPARATOR, as_binary, block_values, field_rows, message_heads, run_values,
-                             text_block, text_strings, value_offsets)
+from exporters.encode import may_contain, needs_quotes, quote_where
+from gateway.pgtypes import Part, as_binary, assembled, byte_lengths, field_rows, message_heads, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -149,10 +149,9 @@ class CopyEncoder:
         return text
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
-        """The batch as CopyData messages, one per row, back to back.
-
-        Each row's length is summed from its fields' offsets first, so one join writes the
-        message heads and the fields together."""
+        """The batch as CopyData messages, one per row, back to back: each row's length is
+        summed from its fields' lengths first, then heads, fields, delimiters and line ends are
+        assembled row by row in one buffer."""
         if batch.num_rows == 0:
             return memoryview(b"")
         n = batch.num_rows
@@ -161,41 +160,14 @@ class CopyEncoder:
             if getattr(self, "_signature_due", False):
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
-            return joined_bytes(field_rows(b"d", batch.columns, [True] * batch.num_columns, lead))
-        fields = [as_binary(self._field_text(column, name))
-                  for column, name in zip(batch.columns, batch.schema.names, strict=True)]
-        delimiter, null = self.delimiter.encode(), self.null.encode()
-        size = np.full(n, len(delimiter) * (len(fields) - 1) + 1, dtype=np.int64)
-        for field in fields:
-            size += np.diff(value_offsets(field))  # a NULL's slot is empty: the joins write its text
-            if field.null_count and null:
-                size += len(null) * pc.is_null(field).to_numpy(zero_copy_only=False)
-        # NULLs become the null text as the joins write them, without a filled copy of the column
-        joins = pc.JoinOptions(null_handling="replace", null_replacement=self.null)
-        # A row is: message head, fields with the delimiter between them, line end. The join
-        # costs per row and per piece, so runs of fixed width (the head, fields whose values all
-        # have one width such as timestamps, the delimiters between those, the line end) are
-        # made as single numpy blocks; the delimiter between pieces is the join's separator.
-        pieces: list[pa.Array | list[np.ndarray]] = []
-        for field in fields:
-            block = text_block(field)
-            if block is None:
-                pieces.append(field)
-            elif pieces and isinstance(pieces[-1], list):
-                pieces[-1] += [np.frombuffer(delimiter, np.uint8), block]
-            else:
-                pieces.append([block])
-        head, end = message_heads(b"d", size), np.frombuffer(b"\n", np.uint8)
-        if isinstance(pieces[0], list):
-            pieces[0].insert(0, head)
-        else:
-            pieces[0] = pc.binary_join_element_wise(block_values(head), pieces[0], NO_SEPARATOR, options=joins)
-        if isinstance(pieces[-1], list):
-            pieces[-1].append(end)
-        else:
-            pieces[-1] = pc.binary_join_element_wise(pieces[-1], pa.scalar(b"\n", pa.binary()), NO_SEPARATOR,
-                                                     options=joins)
-        arrays = [run_values(piece, n) if isinstance(piece, list) else piece for piece in pieces]
-        if len(arrays) == 1:
-            return joined_bytes(arrays[0])
-        return joined_bytes(pc.binary_join_element_wise(*arrays, pa.scalar(delimiter, pa.binary()), options=joins))
+            return field_rows(b"d", batch.columns, [True] * batch.num_columns, lead)
+        delimiter, null = np.frombuffer(self.delimiter.encode(), np.uint8), self.null.encode()
+        size = np.full(n, len(delimiter) * (batch.num_columns - 1) + 1, dtype=np.int64)
+        parts: list[Part] = []
+        for column, name in zip(batch.columns, batch.schema.names, strict=True):
+            field = as_binary(self._field_text(column, name))
+            lengths = byte_lengths(field)
+            size += np.where(lengths < 0, len(null), lengths)
+            parts += [delimiter, (field, null) if field.null_count else field]
+        parts[0] = message_heads(b"d", size)  # in the first delimiter's place
+        return assembled([*parts, np.frombuffer(b"\n", np.uint8)], n)
