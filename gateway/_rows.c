@@ -1,21 +1,29 @@
-/* Row assembly for the wire encoders: the pieces of every row (message heads, length words,
- * field values, delimiters), already made column-wise by numpy and pyarrow, copied row by row
- * into one buffer with the GIL released.
+/* Row assembly for the wire encoders: the parts of every row (message heads, length words,
+ * field values, delimiters, CSV quotes), made column-wise by numpy and pyarrow, written row by
+ * row into one buffer with the GIL released.
  *
- * pyarrow's take did this before (gateway/pgtypes.py, interleaved): ~11 ns per row and piece,
- * plus a second copy for the fixed-width runs, and it was 60% of a binary COPY's server CPU.
- * This loop is one memcpy per row and piece into a buffer sized beforehand.
+ * pyarrow's take did this before (gateway/pgtypes.py keeps it as the fallback): ~11 ns per row
+ * and piece, a copy of every fixed-width run, numpy passes for the message and field lengths,
+ * and CSV quoting by kernels that copied each quoted column twice. Here it is one pass: a value
+ * is copied (or quoted) once, and a message's length is patched in when its row is done.
  *
  *   rows(n, pieces) -> bytes
  *
  * Each piece is a tuple, one of:
- *   (data, width, stride)                      value i: data[i*stride : i*stride+width]
- *                                              (stride 0 repeats one value on every row)
- *   (data, offsets, wide, start, validity, null)
- *                                              an Arrow binary/string array: value i is
- *                                              data[offsets[start+i] : offsets[start+i+1]]
- *                                              (int64 offsets when wide), or `null` where bit
- *                                              start+i of `validity` (None: all valid) is 0.
+ *   (0, kind)                       a message head: the byte `kind`, then the int32 length of
+ *                                   the rest of the row (itself included), as PostgreSQL frames
+ *   (1, data, width, stride)        fixed width: value i is data[i*stride : i*stride+width]
+ *                                   (stride 0 repeats one value on every row)
+ *   (2, data, offsets, wide, start, validity, null, prefixed, quoting)
+ *                                   an Arrow binary/string array: value i is
+ *                                   data[offsets[start+i] : offsets[start+i+1]] (int64 offsets
+ *                                   when wide), NULL where bit start+i of `validity` (None: all
+ *                                   valid) is 0. `prefixed`: an int32 length word first (-1 for
+ *                                   NULL, which then has no bytes); otherwise a NULL is written
+ *                                   as the bytes `null`. `quoting`: None, or (delimiter, empty)
+ *                                   for CSV: a value holding the delimiter byte, '"', CR or LF
+ *                                   (or empty, when `empty`) is written in '"'s, each '"' in it
+ *                                   doubled.
  * data, offsets and validity are anything with the buffer protocol (pyarrow Buffers, numpy
  * arrays, bytes); data may be None for an array whose values are all empty.
  */
@@ -23,32 +31,26 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SLACK 16
+
+enum { HEAD, SAME, BLOCK, VAR32, VAR64 };
 
 typedef struct {
     Py_buffer data, offsets, validity, null;
     int has_data, has_offsets, has_validity, has_null;
+    int kind, prefixed, quoting, quote_empty;
+    char head;
     Py_ssize_t width, stride, start;
-    int wide;
-    enum { SAME, BLOCK, VAR32, VAR64 } kind;  /* set once parsed: what the copy loop switches on */
-    const char *base;  /* data */
+    const char *base;     /* data */
+    const char *end;      /* end of data: a 16-byte read from before it stays inside */
     const uint8_t *bits;  /* validity, NULL when every value is valid */
-    const char *end;  /* end of data: a 16-byte read from before it stays inside */
-    char same[SLACK]; /* a value repeated on every row (stride 0), padded for 16-byte copies */
+    uint8_t delimiter;    /* quoting: the delimiter, with '"', CR and LF what makes a value quoted */
+    char same[SLACK];     /* a value repeated on every row (stride 0), padded for 16-byte copies */
 } Piece;
-
-/* Most values are short (length words, delimiters, numbers, dates), where a call to memcpy
- * costs more than the copy. A value of up to 16 bytes is copied as 16 (one unaligned load and
- * store) when its source has 16 bytes left; the output has SLACK bytes beyond its end for the
- * last such store. */
-static inline char *put(char *to, const char *from, size_t len, const char *end) {
-    if (len <= SLACK && from + SLACK <= end)
-        memcpy(to, from, SLACK);
-    else
-        memcpy(to, from, len);
-    return to + len;
-}
 
 static void release(Piece *pieces, Py_ssize_t count) {
     for (Py_ssize_t p = 0; p < count; p++) {
@@ -67,61 +69,179 @@ static int view(PyObject *obj, Py_buffer *buf, int *has) {
     return 0;
 }
 
-static inline int64_t offset_at(const Piece *p, Py_ssize_t i) {
-    return p->wide ? ((const int64_t *)p->offsets.buf)[i] : ((const int32_t *)p->offsets.buf)[i];
+static int fail(PyObject *type, const char *message) {
+    PyErr_SetString(type, message);
+    return -1;
 }
 
-static inline int is_valid(const Piece *p, Py_ssize_t i) {
-    return !p->has_validity || (((const uint8_t *)p->validity.buf)[i >> 3] >> (i & 7)) & 1;
+/* Most values are short (length words, delimiters, numbers, dates), where a call to memcpy
+ * costs more than the copy. A value of up to 16 bytes is copied as 16 (one unaligned load and
+ * store) when its source has 16 bytes left; the output has SLACK bytes beyond its end for the
+ * last such store. */
+static inline char *put(char *to, const char *from, size_t len, const char *end) {
+    if (len <= SLACK && from + SLACK <= end)
+        memcpy(to, from, SLACK);
+    else
+        memcpy(to, from, len);
+    return to + len;
 }
 
-/* Reads one piece tuple; checks every bound the copy loop relies on. */
-static int parse(PyObject *tuple, Piece *p, Py_ssize_t n) {
-    if (!PyTuple_Check(tuple)) {
-        PyErr_SetString(PyExc_TypeError, "each piece must be a tuple");
-        return -1;
+static inline char *put_word(char *to, int32_t value) {
+    uint32_t v = (uint32_t)value;
+    to[0] = (char)(v >> 24), to[1] = (char)(v >> 16), to[2] = (char)(v >> 8), to[3] = (char)v;
+    return to + 4;
+}
+
+static int parse_quoting(PyObject *spec, Piece *p) {
+    int delimiter, empty;
+    if (!PyArg_ParseTuple(spec, "ip", &delimiter, &empty)) return -1;
+    if (delimiter < 0 || delimiter > 255) return fail(PyExc_ValueError, "the delimiter is one byte");
+    p->quoting = 1, p->delimiter = (uint8_t)delimiter, p->quote_empty = empty;
+    return 0;
+}
+
+/* Whether a value holds a byte that makes CSV quote it (1) and whether it holds a quote (2).
+ * With SSE2, 16 bytes a step, reading past the value's end (masked off) while the data
+ * buffer lasts: most values are shorter than 16 bytes, where a byte loop costs more. */
+static inline int csv_scan(const uint8_t *s, Py_ssize_t len, uint8_t delimiter, const char *end) {
+    unsigned special = 0, quote = 0;
+    Py_ssize_t k = 0;
+#ifdef __SSE2__
+    const __m128i d = _mm_set1_epi8((char)delimiter), q = _mm_set1_epi8('"');
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    for (; k < len && (const char *)s + k + 16 <= end; k += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + k));
+        unsigned mask = len - k >= 16 ? 0xFFFFu : (1u << (len - k)) - 1;
+        quote |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, q)) & mask;
+        special |= (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, cr)),
+                                                            _mm_cmpeq_epi8(x, lf))) & mask;
     }
+#endif
+    for (; k < len; k++) {
+        uint8_t c = s[k];
+        special |= (c == delimiter) | (c == '\r') | (c == '\n');
+        quote |= c == '"';
+    }
+    return (special || quote) | (quote ? 2 : 0);
+}
+
+/* Reads one piece tuple; checks every bound that holds for the whole piece. Each value's own
+ * bounds are checked as it is copied. */
+static int parse(PyObject *tuple, Piece *p, Py_ssize_t n) {
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) < 2)
+        return fail(PyExc_TypeError, "each piece must be a tuple (tag, ...)");
+    long tag = PyLong_AsLong(PyTuple_GET_ITEM(tuple, 0));
     Py_ssize_t size = PyTuple_GET_SIZE(tuple);
-    if (size == 3) {
-        if (view(PyTuple_GET_ITEM(tuple, 0), &p->data, &p->has_data) < 0) return -1;
-        p->width = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 1));
-        p->stride = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 2));
+    if (tag == 0 && size == 2) {
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(tuple, 1));
+        if (PyErr_Occurred()) return -1;
+        if (kind < 0 || kind > 255) return fail(PyExc_ValueError, "a message kind is one byte");
+        p->kind = HEAD, p->head = (char)kind;
+        return 0;
+    }
+    if (tag == 1 && size == 4) {
+        if (view(PyTuple_GET_ITEM(tuple, 1), &p->data, &p->has_data) < 0) return -1;
+        p->width = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 2));
+        p->stride = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 3));
         if (PyErr_Occurred()) return -1;
         Py_ssize_t have = p->has_data ? p->data.len : 0;
-        if (p->width < 0 || p->stride < 0 || (n > 0 && (n - 1) * p->stride + p->width > have)) {
-            PyErr_SetString(PyExc_ValueError, "fixed-width piece shorter than its rows");
-            return -1;
-        }
-        p->end = p->has_data ? (const char *)p->data.buf + p->data.len : NULL;
-        if (p->stride == 0 && p->width <= SLACK && p->width > 0) {
-            memcpy(p->same, p->data.buf, p->width);
-            p->end = p->same + SLACK;
+        if (p->width < 0 || p->stride < 0 || (n > 0 && (n - 1) * p->stride + p->width > have))
+            return fail(PyExc_ValueError, "fixed-width piece shorter than its rows");
+        p->base = p->has_data ? (const char *)p->data.buf : NULL;
+        p->end = p->base + have;
+        p->kind = BLOCK;
+        if (p->stride == 0 && p->width <= SLACK) {
+            if (p->width) memcpy(p->same, p->base, p->width);
+            p->kind = SAME;
         }
         return 0;
     }
-    if (size != 6) {
-        PyErr_SetString(PyExc_TypeError, "a piece is (data, width, stride) or (data, offsets, wide, start, validity, null)");
+    if (tag != 2 || size != 9) {
+        if (!PyErr_Occurred())
+            fail(PyExc_TypeError, "a piece is (0, kind), (1, data, width, stride) or "
+                                  "(2, data, offsets, wide, start, validity, null, prefixed, quoting)");
         return -1;
     }
-    p->width = -1;
-    if (view(PyTuple_GET_ITEM(tuple, 0), &p->data, &p->has_data) < 0) return -1;
-    if (view(PyTuple_GET_ITEM(tuple, 1), &p->offsets, &p->has_offsets) < 0) return -1;
-    p->wide = PyObject_IsTrue(PyTuple_GET_ITEM(tuple, 2));
-    p->start = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 3));
-    if (p->wide < 0 || PyErr_Occurred()) return -1;
-    if (view(PyTuple_GET_ITEM(tuple, 4), &p->validity, &p->has_validity) < 0) return -1;
-    if (view(PyTuple_GET_ITEM(tuple, 5), &p->null, &p->has_null) < 0) return -1;
-    Py_ssize_t item = p->wide ? 8 : 4;
-    if (!p->has_offsets || p->start < 0 || p->offsets.len < (p->start + n + 1) * item) {
-        PyErr_SetString(PyExc_ValueError, "offsets shorter than the rows");
-        return -1;
-    }
-    if (p->has_validity && p->validity.len * 8 < p->start + n) {
-        PyErr_SetString(PyExc_ValueError, "validity bitmap shorter than the rows");
-        return -1;
-    }
-    p->end = p->has_data ? (const char *)p->data.buf + p->data.len : NULL;  /* each value's bounds: checked as it is copied */
+    if (view(PyTuple_GET_ITEM(tuple, 1), &p->data, &p->has_data) < 0) return -1;
+    if (view(PyTuple_GET_ITEM(tuple, 2), &p->offsets, &p->has_offsets) < 0) return -1;
+    int wide = PyObject_IsTrue(PyTuple_GET_ITEM(tuple, 3));
+    p->start = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, 4));
+    if (wide < 0 || PyErr_Occurred()) return -1;
+    if (view(PyTuple_GET_ITEM(tuple, 5), &p->validity, &p->has_validity) < 0) return -1;
+    if (view(PyTuple_GET_ITEM(tuple, 6), &p->null, &p->has_null) < 0) return -1;
+    p->prefixed = PyObject_IsTrue(PyTuple_GET_ITEM(tuple, 7));
+    if (p->prefixed < 0) return -1;
+    PyObject *quoting = PyTuple_GET_ITEM(tuple, 8);
+    if (quoting != Py_None && parse_quoting(quoting, p) < 0) return -1;
+    if (p->quoting && p->prefixed) return fail(PyExc_ValueError, "a quoted value has no length word");
+    p->kind = wide ? VAR64 : VAR32;
+    Py_ssize_t item = wide ? 8 : 4;
+    if (!p->has_offsets || p->start < 0 || p->offsets.len < (p->start + n + 1) * item)
+        return fail(PyExc_ValueError, "offsets shorter than the rows");
+    if (p->has_validity && p->validity.len * 8 < p->start + n)
+        return fail(PyExc_ValueError, "validity bitmap shorter than the rows");
+    p->base = p->has_data ? (const char *)p->data.buf : NULL;
+    p->end = p->base + (p->has_data ? p->data.len : 0);
+    p->bits = p->has_validity ? (const uint8_t *)p->validity.buf : NULL;
     return 0;
+}
+
+/* The most bytes a piece can write for n rows: the output is allocated at this size, then
+ * shrunk to what was written. */
+static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
+    if (p->kind == HEAD) return 5 * n;
+    if (p->kind == SAME || p->kind == BLOCK) return p->width * n;
+    int64_t first, last;
+    if (p->kind == VAR32)
+        first = ((const int32_t *)p->offsets.buf)[p->start], last = ((const int32_t *)p->offsets.buf)[p->start + n];
+    else
+        first = ((const int64_t *)p->offsets.buf)[p->start], last = ((const int64_t *)p->offsets.buf)[p->start + n];
+    Py_ssize_t span = last > first ? (Py_ssize_t)(last - first) : 0;  /* a bad span fails as it is copied */
+    Py_ssize_t extra = p->prefixed ? 4 : (p->has_null ? p->null.len : 0);
+    return (p->quoting ? 2 * span + 2 * n : span) + extra * n;
+}
+
+/* Writes value i of a VAR piece at `at`; NULL when it would pass `limit` or its offsets are
+ * outside the data. */
+static inline char *put_value(const Piece *q, Py_ssize_t i, char *at, const char *limit) {
+    Py_ssize_t v = q->start + i;
+    int64_t first, last;
+    if (q->kind == VAR32)
+        first = ((const int32_t *)q->offsets.buf)[v], last = ((const int32_t *)q->offsets.buf)[v + 1];
+    else
+        first = ((const int64_t *)q->offsets.buf)[v], last = ((const int64_t *)q->offsets.buf)[v + 1];
+    if (q->bits && !((q->bits[v >> 3] >> (v & 7)) & 1)) {
+        if (q->prefixed) {
+            if (limit - at < 4) return NULL;
+            return put_word(at, -1);
+        }
+        Py_ssize_t len = q->has_null ? q->null.len : 0;
+        if (len > limit - at) return NULL;
+        return len ? put(at, q->null.buf, (size_t)len, (const char *)q->null.buf + len) : at;
+    }
+    if (first < 0 || last < first || last > q->end - q->base) return NULL;
+    const char *from = q->base + first;
+    Py_ssize_t len = (Py_ssize_t)(last - first);
+    if ((q->prefixed ? 4 : 0) + (q->quoting ? 2 * len + 2 : len) > limit - at) return NULL;
+    if (q->prefixed) at = put_word(at, (int32_t)len);
+    if (q->quoting) {
+        int found = csv_scan((const uint8_t *)from, len, q->delimiter, q->end);
+        if (found || (len == 0 && q->quote_empty)) {
+            *at++ = '"';
+            if (!(found & 2)) {
+                memcpy(at, from, (size_t)len);
+                at += len;
+            } else {
+                for (Py_ssize_t k = 0; k < len; k++) {  /* a quote inside is doubled */
+                    if (from[k] == '"') *at++ = '"';
+                    *at++ = from[k];
+                }
+            }
+            *at++ = '"';
+            return at;
+        }
+    }
+    return len ? put(at, from, (size_t)len, q->end) : at;
 }
 
 static PyObject *rows(PyObject *self, PyObject *args) {
@@ -147,22 +267,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
             Py_DECREF(fast);
             return NULL;
         }
-        Piece *q = &pieces[p];
-        q->base = q->has_data ? (const char *)q->data.buf : NULL;
-        q->bits = q->has_validity ? (const uint8_t *)q->validity.buf : NULL;
-        if (q->width >= 0)
-            q->kind = q->stride == 0 && q->width <= SLACK ? SAME : BLOCK;
-        else
-            q->kind = q->wide ? VAR64 : VAR32;
-        if (q->width >= 0) {
-            total += n * q->width;
-        } else if (!q->has_validity) {
-            total += (Py_ssize_t)(offset_at(q, q->start + n) - offset_at(q, q->start));
-        } else {
-            Py_ssize_t null_len = q->has_null ? q->null.len : 0;
-            for (Py_ssize_t i = q->start; i < q->start + n; i++)
-                total += is_valid(q, i) ? (Py_ssize_t)(offset_at(q, i + 1) - offset_at(q, i)) : null_len;
-        }
+        total += bound(&pieces[p], n);
     }
     Py_DECREF(fast);
     PyObject *out = PyBytes_FromStringAndSize(NULL, total + SLACK);
@@ -174,55 +279,42 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     const char *limit = at + total;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        char *head = NULL;  /* the open message's head, its length patched in at the row's end */
         for (Py_ssize_t p = 0; p < count; p++) {
             const Piece *q = &pieces[p];
-            const char *from = q->base, *end = q->end;
-            size_t len = (size_t)q->width;
-            if (q->kind == SAME) {
-                from = q->same;
-            } else if (q->kind == BLOCK) {
-                from += i * q->stride;
-            } else {
-                Py_ssize_t v = q->start + i;
-                int64_t first, last;
-                if (q->kind == VAR32) {
-                    first = ((const int32_t *)q->offsets.buf)[v];
-                    last = ((const int32_t *)q->offsets.buf)[v + 1];
-                } else {
-                    first = ((const int64_t *)q->offsets.buf)[v];
-                    last = ((const int64_t *)q->offsets.buf)[v + 1];
-                }
-                if (q->bits && !((q->bits[v >> 3] >> (v & 7)) & 1)) {
-                    from = q->null.buf;
-                    len = q->has_null ? (size_t)q->null.len : 0;
-                    end = from + len;
-                } else if (first < 0 || last < first || last > end - from) {
+            switch (q->kind) {
+            case HEAD:
+                if (head) put_word(head + 1, (int32_t)(at - head - 1));
+                head = at;
+                *at = q->head;
+                at += 5;  /* within the bound: 5 per row */
+                break;
+            case SAME:
+                memcpy(at, q->same, SLACK);
+                at += q->width;
+                break;
+            case BLOCK:
+                at = q->width ? put(at, q->base + i * q->stride, (size_t)q->width, q->end) : at;
+                break;
+            default:
+                at = put_value(q, i, at, limit);
+                if (at == NULL) {
                     bad = 1;
-                    goto done;
-                } else {
-                    from += first;
-                    len = (size_t)(last - first);
+                    p = count;
                 }
             }
-            if (len == 0)  /* data may be absent when every value is empty */
-                continue;
-            if (len > (size_t)(limit - at)) {  /* more than the sizes summed before */
-                bad = 1;
-                goto done;
-            }
-            at = put(at, from, len, end);
         }
+        if (head && !bad) put_word(head + 1, (int32_t)(at - head - 1));
     }
-done:
     Py_END_ALLOW_THREADS
     release(pieces, count);
-    if (bad) {  /* offsets that do not match the data or the sizes summed before */
+    if (bad) {  /* offsets that do not match the data */
         Py_DECREF(out);
         PyErr_SetString(PyExc_ValueError, "offsets outside the data");
         return NULL;
     }
-    _PyBytes_Resize(&out, total);  /* drops the slack: shrinks in place */
+    _PyBytes_Resize(&out, at - PyBytes_AS_STRING(out));  /* what was written: shrinks in place */
     return out;
 }
 

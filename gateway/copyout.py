@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import may_contain, needs_quotes, quote_where
-from gateway.pgtypes import Part, as_binary, assembled, byte_lengths, field_rows, message_heads, text_strings
+from gateway.pgtypes import CsvQuoting, Head, Part, Values, assembled, field_rows, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -108,8 +108,10 @@ class CopyEncoder:
             value = value.replace(self.escape, self.escape * 2)
         return value.replace(self.quote, self.escape + self.quote)
 
-    def _field_text(self, column: pa.Array, name: str = "") -> pa.Array:
-        text = text_strings(column)
+    def _field(self, column: pa.Array, name: str = "") -> Values:
+        """A column's values as this COPY writes them: text form, escaped or quoted, NULL as
+        the null text."""
+        text, null = text_strings(column), self.null.encode("utf-8")
         forced = self.force_quote is not None and (self.force_quote == ("*",) or name in self.force_quote)
         stringy = pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or not (
             pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)
@@ -118,15 +120,17 @@ class CopyEncoder:
                 and self.null in ("", "\\N"):
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break, a
             # backslash, or the NULL text
-            return text
+            return Values(text, null)
+        if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced and not self.null:
+            # quoted as it is assembled; an empty string is quoted, since empty text is NULL
+            return Values(text, quoting=CsvQuoting(self.delimiter))
         if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced:
-            # an empty string is quoted when empty text means NULL, and so is any value that
-            # reads as the NULL text
+            # any value that reads as the NULL text is quoted
             needs = needs_quotes(text, self.delimiter, empty=self.null == "")
             same = pc.fill_null(pc.equal(text, self.null), False) if self.null else None
             if same is not None and pc.any(same).as_py():
                 needs = same if needs is None else pc.or_(needs, same)
-            return quote_where(text, needs)
+            return Values(quote_where(text, needs), null)
         if self.format == "csv":
             special = "[" + re.escape(self.delimiter + self.quote) + "\\r\\n]"
             needs = pc.is_valid(text) if forced else pc.fill_null(
@@ -136,7 +140,7 @@ class CopyEncoder:
                 inner = pc.replace_substring(inner, self.escape, self.escape * 2)
             inner = pc.replace_substring(inner, self.quote, self.escape + self.quote)
             quoted = pc.binary_join_element_wise(self.quote, inner, self.quote, "")
-            return pc.if_else(needs, quoted, text)
+            return Values(pc.if_else(needs, quoted, text), null)
         # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
         special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
         if may_contain(text, special.encode("utf-8")):
@@ -146,12 +150,11 @@ class CopyEncoder:
             text = pc.replace_substring(text, "\r", "\\r")
             if self.delimiter != "\t":
                 text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
-        return text
+        return Values(text, null)
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
-        """The batch as CopyData messages, one per row, back to back: each row's length is
-        summed from its fields' lengths first, then heads, fields, delimiters and line ends are
-        assembled row by row in one buffer."""
+        """The batch as CopyData messages, one per row, back to back: heads, fields, delimiters
+        and line ends assembled row by row in one buffer."""
         if batch.num_rows == 0:
             return memoryview(b"")
         n = batch.num_rows
@@ -161,13 +164,8 @@ class CopyEncoder:
                 self._signature_due = False
                 lead = pa.array([BINARY_SIGNATURE] + [b""] * (n - 1), pa.binary())
             return field_rows(b"d", batch.columns, [True] * batch.num_columns, lead)
-        delimiter, null = np.frombuffer(self.delimiter.encode(), np.uint8), self.null.encode()
-        size = np.full(n, len(delimiter) * (batch.num_columns - 1) + 1, dtype=np.int64)
-        parts: list[Part] = []
-        for column, name in zip(batch.columns, batch.schema.names, strict=True):
-            field = as_binary(self._field_text(column, name))
-            lengths = byte_lengths(field)
-            size += np.where(lengths < 0, len(null), lengths)
-            parts += [delimiter, (field, null) if field.null_count else field]
-        parts[0] = message_heads(b"d", size)  # in the first delimiter's place
+        delimiter = np.frombuffer(self.delimiter.encode("utf-8"), np.uint8)
+        parts: list[Part] = [Head(b"d")]
+        for i, (column, name) in enumerate(zip(batch.columns, batch.schema.names, strict=True)):
+            parts += [delimiter, self._field(column, name)] if i else [self._field(column, name)]
         return assembled([*parts, np.frombuffer(b"\n", np.uint8)], n)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import struct
 
 import numpy as np
 import pyarrow as pa
@@ -18,20 +19,36 @@ from gateway import _rows  # built by `pip install -e .`: CI has the compiler, s
 from gateway.copyout import CopyEncoder
 
 
+def _value(part, i: int) -> bytes:  # type: ignore[no-untyped-def]
+    if isinstance(part, np.ndarray):
+        return part.tobytes() if part.ndim == 1 else part[i].tobytes()
+    v = part if isinstance(part, pgtypes.Values) else pgtypes.Values(part)
+    value = v.array[i].as_py()
+    if value is None:
+        return struct.pack("!i", -1) if v.prefixed else v.null
+    value = value.encode() if isinstance(value, str) else value
+    specials = None if v.quoting is None else (v.quoting.delimiter + '"\r\n').encode()
+    if specials and (any(c in specials for c in value) or (not value and v.quoting.empty)):
+        value = b'"' + value.replace(b'"', b'""') + b'"'
+    return (struct.pack("!i", len(value)) if v.prefixed else b"") + value
+
+
 def _reference(parts: list, n: int) -> bytes:
+    """Row by row, value by value: each Head's length covers the rest of its row."""
     out = bytearray()
     for i in range(n):
+        messages: list[list] = [[None, b""]]
         for part in parts:
-            if isinstance(part, np.ndarray):
-                out += part.tobytes() if part.ndim == 1 else part[i].tobytes()
-                continue
-            values, null = part if isinstance(part, tuple) else (part, b"")
-            value = values[i].as_py()
-            out += null if value is None else value.encode() if isinstance(value, str) else value
+            if isinstance(part, pgtypes.Head):
+                messages.append([part.kind, b""])
+            else:
+                messages[-1][1] += _value(part, i)
+        for kind, body in messages:
+            out += (kind + struct.pack("!i", len(body) + 4) if kind else b"") + body
     return bytes(out)
 
 
-_value = st.one_of(st.none(), st.binary(max_size=40))
+_text = st.text(alphabet='ab,"\r\n\t|é', max_size=40)  # past 16 bytes: the scan's 16-byte steps
 
 
 @st.composite
@@ -39,8 +56,10 @@ def _parts(draw):  # type: ignore[no-untyped-def]
     n = draw(st.integers(0, 30))
     parts = []
     for _ in range(draw(st.integers(1, 8))):
-        kind = draw(st.sampled_from(["same", "block", "var", "var-null-text"]))
-        if kind == "same":
+        kind = draw(st.sampled_from(["head", "same", "block", "var", "values", "csv"]))
+        if kind == "head":
+            parts.append(pgtypes.Head(draw(st.sampled_from([b"d", b"D"]))))
+        elif kind == "same":
             parts.append(np.frombuffer(draw(st.binary(max_size=24)), np.uint8))
         elif kind == "block":
             width = draw(st.integers(0, 24))
@@ -48,10 +67,19 @@ def _parts(draw):  # type: ignore[no-untyped-def]
                          .reshape(n, width))
         else:
             skip = draw(st.integers(0, 3))  # a slice: offsets and validity read from an offset
-            values = draw(st.lists(_value, min_size=n + skip, max_size=n + skip))
-            value_type = draw(st.sampled_from([pa.binary(), pa.large_binary()]))
+            value = st.one_of(st.none(), _text if kind == "csv" else st.binary(max_size=40))
+            values = draw(st.lists(value, min_size=n + skip, max_size=n + skip))
+            value_type = draw(st.sampled_from([pa.string(), pa.large_string()] if kind == "csv"
+                                              else [pa.binary(), pa.large_binary()]))
             array = pa.array(values, value_type).slice(skip, n)
-            parts.append((array, draw(st.binary(max_size=20))) if kind == "var-null-text" else array)
+            if kind == "var":
+                parts.append(array)
+            elif kind == "values":
+                prefixed = draw(st.booleans())
+                parts.append(pgtypes.Values(array, b"" if prefixed else draw(st.binary(max_size=20)), prefixed))
+            else:
+                quoting = pgtypes.CsvQuoting(draw(st.sampled_from([",", "\t", "|"])), draw(st.booleans()))
+                parts.append(pgtypes.Values(array, draw(st.sampled_from([b"", b"\\N"])), quoting=quoting))
     return parts, n
 
 
@@ -101,20 +129,27 @@ def test_wire_encoders_write_the_same_bytes_with_and_without_the_compiled_assemb
     assert compiled == fallback and len(compiled) > 250 * 7
 
 
+def _var(data, offsets, validity=None, n=None):  # type: ignore[no-untyped-def]
+    return 2, data, offsets, False, 0, validity, b"", False, None
+
+
 def test_parts_that_do_not_fit_are_refused_with_an_error() -> None:
     offsets = np.array([0, 2, 4], np.int32)
     with pytest.raises(ValueError, match="outside the data"):
-        _rows.rows(2, [(b"abc", offsets, False, 0, None, b"")])  # 4 bytes of offsets over 3 of data
+        _rows.rows(2, [_var(b"abc", offsets)])  # 4 bytes of offsets over 3 of data
     with pytest.raises(ValueError, match="outside the data"):
-        _rows.rows(2, [(b"abcd", np.array([0, 3, 1], np.int32), False, 0, None, b"")])  # decreasing
+        _rows.rows(2, [_var(b"abcd", np.array([0, 3, 1], np.int32))])  # decreasing
     with pytest.raises(ValueError, match="offsets shorter"):
-        _rows.rows(3, [(b"abcd", offsets, False, 0, None, b"")])
+        _rows.rows(3, [_var(b"abcd", offsets)])
     with pytest.raises(ValueError, match="validity bitmap shorter"):
-        _rows.rows(9, [(b"a" * 9, np.arange(10, dtype=np.int32), False, 0, b"\xff", b"")])
+        _rows.rows(9, [_var(b"a" * 9, np.arange(10, dtype=np.int32), b"\xff")])
     with pytest.raises(ValueError, match="shorter than its rows"):
-        _rows.rows(3, [(b"abcde", 2, 2)])
-    with pytest.raises(TypeError):
-        _rows.rows(1, [(b"a", 1)])
-    with pytest.raises(TypeError):
-        _rows.rows(1, [b"a"])
-    assert _rows.rows(2, [(b"ab", 1, 1), (b"-", 1, 0)]) == b"a-b-"  # and it still works
+        _rows.rows(3, [(1, b"abcde", 2, 2)])
+    with pytest.raises(ValueError, match="no length word"):
+        _rows.rows(1, [(2, b"a", np.array([0, 1], np.int32), False, 0, None, b"", True, (44, True))])
+    with pytest.raises(ValueError, match="one byte"):
+        _rows.rows(1, [(0, 256)])
+    for wrong in [(1, b"a", 1), b"a", (7, b"a"), ("1", b"a", 1, 1)]:
+        with pytest.raises(TypeError):
+            _rows.rows(1, [wrong])
+    assert _rows.rows(2, [(0, ord("d")), (1, b"ab", 1, 1), (1, b"-", 1, 0)]) == b"d\0\0\0\6a-d\0\0\0\6b-"  # still works
