@@ -46,17 +46,17 @@ from sql.parse import parse_one
 
 log = logging.getLogger("egress.schedules")
 
-_APP: Any = None  # the App of the process whose scheduler runs (APScheduler stores a text reference)
+_RUNNER: "Schedules | None" = None  # this process's running scheduler (APScheduler stores a text reference)
 STALE_RUN_S = 6 * 3600.0
 _SCHEDULE_OPTIONS = ("watermark", "keep_last", "retries")
 
 
 def fire(schedule_id: str) -> None:
     """APScheduler's entry point (module level, so the job store can name it)."""
-    if _APP is None or _APP.schedules is None:
-        log.warning("schedule %s fired with no app in this process", schedule_id)
+    if _RUNNER is None:
+        log.warning("schedule %s fired with no scheduler running in this process", schedule_id)
         return
-    _APP.schedules.run(schedule_id)
+    _RUNNER.run(schedule_id)
 
 
 def parse_trigger(text: str, timezone: str | None, default_tz: str) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def split_schedule_options(spec: JobSpec) -> tuple[JobSpec, dict[str, Any]]:
 
 class Schedules:
     def __init__(self, app: Any, *, run: bool) -> None:
-        global _APP
+        global _RUNNER
         self.app = app
         self.conf = app.config.schedules
         self.store: st.StateStore = app.state
@@ -116,7 +116,9 @@ class Schedules:
         # the store is written by every process (CLI, replicas); only the lease holder fires jobs
         self.scheduler.start(paused=True)
         if run:
-            _APP = app
+            # set before the lead: a run missed while the gateway was down (within the grace)
+            # fires as soon as the scheduler resumes, before app.schedules is assigned
+            _RUNNER = self
             self._lead()
             threading.Thread(target=self._poll, name="egress-schedules-poll", daemon=True).start()
 
