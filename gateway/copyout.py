@@ -2,8 +2,8 @@
 (psycopg's copy.rows() reads each message as one row, as PostgreSQL sends them).
 
 Rows are built column-wise like DataRows: values in PostgreSQL's text output (or binary) form,
-escaped or quoted with kernels, then assembled with their numpy-made message heads row by row
-in one buffer (gateway/pgtypes.py, assembled).
+escaped with kernels, then assembled row by row in one buffer with their message heads,
+delimiters and CSV quotes (gateway/pgtypes.py, assembled).
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """PostgreSQL types for Arrow columns: OIDs, and whole batches encoded as DataRow messages.
 
-Encoding is vectorised: each column becomes an array of field values (text or binary), each
-field gets its int32 length prefix from numpy, and the compiled row assembler (gateway/_rows.c)
-copies the pieces row by row into one buffer holding every DataRow of the batch (field_rows,
-assembled). Python
-touches single values only for the rare types without a kernel (numeric in binary, intervals,
-nested types).
+Encoding is vectorised: each column becomes an array of field values (text or binary), and the
+compiled row assembler (gateway/_rows.c) writes them row by row, with their length words and
+message heads, into one buffer holding every DataRow of the batch (field_rows, assembled).
+Python touches single values only for the rare types without a kernel (numeric in binary,
+intervals, nested types).
 """
 
 from __future__ import annotations
