@@ -6,6 +6,7 @@
  * and piece, a copy of every fixed-width run, numpy passes for the message and field lengths,
  * and CSV quoting by kernels that copied each quoted column twice. Here it is one pass: a value
  * is copied (or quoted) once, and a message's length is patched in when its row is done.
+ * (datetimes(), at the end, formats dates and timestamps as text for the same encoders.)
  *
  *   rows(n, pieces) -> bytes
  *
@@ -318,8 +319,128 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* -- dates and timestamps as PostgreSQL's text ----------------------------------------------- */
+
+/* The proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's civil_from_days). */
+static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static inline char *digits(char *at, unsigned value, int width) {
+    for (int k = width - 1; k >= 0; k--, value /= 10) at[k] = (char)('0' + value % 10);
+    return at + width;
+}
+
+/* datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None
+ *
+ * Arrow date32 (micros_per_unit 0: values are days) or int64 timestamps (values times
+ * micros_per_unit are microseconds since 1970) as PostgreSQL's ISO text: "YYYY-MM-DD", or
+ * "YYYY-MM-DD HH:MM:SS" with ".ffffff" less its trailing zeros when there is a fraction, then
+ * `suffix` ("+00" for timestamptz in UTC). The buffers of an Arrow string array, NULL slots
+ * empty; None when a value falls outside years 1-9999 (PostgreSQL writes those otherwise). */
+static PyObject *datetimes(PyObject *self, PyObject *args) {
+    Py_buffer values, validity = {0}, suffix;
+    Py_ssize_t n, start;
+    long long scale;
+    PyObject *validity_obj;
+    if (!PyArg_ParseTuple(args, "y*nnOLy*", &values, &n, &start, &validity_obj, &scale, &suffix)) return NULL;
+    PyObject *result = NULL, *offsets = NULL, *data = NULL;
+    int has_validity = 0;
+    if (validity_obj != Py_None) {
+        if (PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0) goto out;
+        has_validity = 1;
+    }
+    Py_ssize_t item = scale ? 8 : 4;
+    if (n < 0 || start < 0 || values.len < (start + n) * item || (has_validity && validity.len * 8 < start + n)
+            || scale < 0 || scale > 1000000 || (scale && 1000000 % scale)) {
+        PyErr_SetString(PyExc_ValueError, "values, validity or unit do not fit the rows");
+        goto out;
+    }
+    Py_ssize_t widest = (scale ? 26 : 10) + suffix.len;
+    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    data = PyBytes_FromStringAndSize(NULL, n * widest);
+    if (offsets == NULL || data == NULL) goto out;
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    char *base = PyBytes_AS_STRING(data), *at = base;
+    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
+    int outside = 0;
+    if (n * widest > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many rows for one string array");
+        goto out;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !outside; i++) {
+        Py_ssize_t v = start + i;
+        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
+            int64_t days, micros = 0;
+            if (scale) {
+                int64_t raw = ((const int64_t *)values.buf)[v];
+                if (raw > INT64_MAX / scale || raw < INT64_MIN / scale) { outside = 1; break; }
+                int64_t us = raw * scale;
+                days = us / 86400000000LL;
+                micros = us % 86400000000LL;
+                if (micros < 0) micros += 86400000000LL, days -= 1;
+            } else {
+                days = ((const int32_t *)values.buf)[v];
+            }
+            int64_t y;
+            unsigned m, d;
+            civil(days, &y, &m, &d);
+            if (y < 1 || y > 9999) { outside = 1; break; }
+            at = digits(at, (unsigned)y, 4);
+            *at++ = '-';
+            at = digits(at, m, 2);
+            *at++ = '-';
+            at = digits(at, d, 2);
+            if (scale) {
+                unsigned secs = (unsigned)(micros / 1000000), frac = (unsigned)(micros % 1000000);
+                *at++ = ' ';
+                at = digits(at, secs / 3600, 2);
+                *at++ = ':';
+                at = digits(at, secs / 60 % 60, 2);
+                *at++ = ':';
+                at = digits(at, secs % 60, 2);
+                if (frac) {
+                    int width = 6;
+                    while (frac % 10 == 0) frac /= 10, width--;
+                    *at++ = '.';
+                    at = digits(at, frac, width);
+                }
+            }
+            memcpy(at, suffix.buf, suffix.len);
+            at += suffix.len;
+        }
+        off[i + 1] = (int32_t)(at - base);
+    }
+    Py_END_ALLOW_THREADS
+    if (outside) {
+        result = Py_NewRef(Py_None);
+        goto out;
+    }
+    if (_PyBytes_Resize(&data, at - base) < 0) goto out;
+    result = PyTuple_Pack(2, offsets, data);
+out:
+    Py_XDECREF(offsets);
+    Py_XDECREF(data);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&suffix);
+    if (has_validity) PyBuffer_Release(&validity);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS, "rows(n, pieces) -> bytes: every row's pieces back to back, row after row."},
+    {"datetimes", datetimes, METH_VARARGS,
+     "datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None: PostgreSQL's ISO text."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -135,7 +135,30 @@ def _float_text(arr: pa.Array) -> pa.Array:
     return text
 
 
+_MICROS_PER = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def _compiled_text(arr: pa.Array, micros_per_unit: int, suffix: bytes) -> pa.Array | None:
+    """Dates (micros_per_unit 0) or timestamps as PostgreSQL's ISO text, formatted by
+    gateway/_rows.c in one pass (Arrow's casts cost about 75 ns a value); None where the compiled
+    part is missing or a value is outside years 1-9999."""
+    if _rows is None or len(arr) == 0:
+        return None
+    validity = arr.buffers()[0] if arr.null_count else None
+    made = _rows.datetimes(arr.buffers()[1], len(arr), arr.offset, validity, micros_per_unit, suffix)
+    if made is None:
+        return None
+    offsets, data = made
+    bitmap = None if validity is None else pc.is_valid(arr).buffers()[1]  # at offset 0, as the new array
+    return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
+                                 null_count=arr.null_count)
+
+
 def _timestamp_text(arr: pa.Array, with_zone: bool) -> pa.Array:
+    if arr.type.unit in _MICROS_PER:
+        made = _compiled_text(arr, _MICROS_PER[arr.type.unit], b"+00" if with_zone else b"")
+        if made is not None:
+            return made
     try:  # whole seconds, as most are: the fast cast (a safe cast fails on any fraction)
         text = pc.cast(pc.cast(arr, pa.timestamp("s")), pa.string())
     except pa.ArrowInvalid:
@@ -220,7 +243,8 @@ def text_strings(arr: pa.Array) -> pa.Array:
     elif pa.types.is_floating(t):
         out = _float_text(arr)
     elif pa.types.is_date(t):
-        out = pc.cast(arr, pa.string())
+        made = _compiled_text(arr, 0, b"") if pa.types.is_date32(t) else None
+        out = pc.cast(arr, pa.string()) if made is None else made
     elif pa.types.is_timestamp(t):
         out = _timestamp_text(arr, with_zone=t.tz is not None)
     elif pa.types.is_time(t):  # fractions without trailing zeros, none when whole, as PostgreSQL writes them

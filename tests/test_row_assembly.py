@@ -153,3 +153,33 @@ def test_parts_that_do_not_fit_are_refused_with_an_error() -> None:
         with pytest.raises(TypeError):
             _rows.rows(1, [wrong])
     assert _rows.rows(2, [(0, ord("d")), (1, b"ab", 1, 1), (1, b"-", 1, 0)]) == b"d\0\0\0\6a-d\0\0\0\6b-"  # still works
+
+
+_DAYS = (-719_162, 2_932_896)  # 0001-01-01 and 9999-12-31, as days since 1970
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([("us", 1), ("ms", 1_000), ("s", 1_000_000), ("day", 0)]), st.booleans(), st.integers(0, 3),
+       st.lists(st.one_of(st.none(), st.integers(_DAYS[0] - 3, _DAYS[1] + 3), st.integers(-3, 3)), max_size=20),
+       st.lists(st.integers(0, 86_400_000_000 - 1), min_size=20, max_size=20))
+def test_dates_and_timestamps_format_as_the_arrow_casts_do(unit, zoned, skip, days, micros) -> None:  # type: ignore[no-untyped-def]
+    # inside years 1-9999 the compiled formatter writes what the casts do; outside them it
+    # declines and the casts write it (the fallback is held to PostgreSQL's bytes by the
+    # live tests against PostgreSQL 15)
+    name, per_unit = unit
+    if name == "day":
+        array = pa.array(days, pa.date32())
+    else:
+        values = [None if d is None else (d * 86_400_000_000 + micros[i]) // per_unit for i, d in enumerate(days)]
+        array = pa.array(values, pa.timestamp(name, tz="UTC" if zoned else None))
+    array = array.slice(min(skip, len(array)))
+    compiled = pgtypes.text_strings(array)
+    saved, pgtypes._rows = pgtypes._rows, None
+    try:
+        cast = pgtypes.text_strings(array)
+    finally:
+        pgtypes._rows = saved
+    assert compiled.equals(cast), (compiled, cast)
+    inside = all(d is None or _DAYS[0] <= d <= _DAYS[1] for d in days[min(skip, len(days)):])
+    if inside and len(array):
+        assert pgtypes._compiled_text(array, per_unit, b"+00" if zoned and name != "day" else b"") is not None
