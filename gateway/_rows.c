@@ -284,6 +284,12 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         char *head = NULL;  /* the open message's head, its length patched in at the row's end */
         for (Py_ssize_t p = 0; p < count; p++) {
             const Piece *q = &pieces[p];
+            /* The bound holds every fixed part; values are checked as they are written, since
+             * a NULL's slot may span any bytes and let the valid values overrun their share */
+            if (q->kind <= BLOCK && (q->kind == HEAD ? 5 : q->width) > limit - at) {
+                bad = 1;
+                break;
+            }
             switch (q->kind) {
             case HEAD:
                 if (head) put_word(head + 1, (int32_t)(at - head - 1));
@@ -310,7 +316,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     release(pieces, count);
-    if (bad) {  /* offsets that do not match the data */
+    if (bad) {  /* offsets that do not match the data, or more bytes than they said */
         Py_DECREF(out);
         PyErr_SetString(PyExc_ValueError, "offsets outside the data");
         return NULL;

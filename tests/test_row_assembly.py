@@ -141,6 +141,10 @@ def test_parts_that_do_not_fit_are_refused_with_an_error() -> None:
         _rows.rows(2, [_var(b"abcd", np.array([0, 3, 1], np.int32))])  # decreasing
     with pytest.raises(ValueError, match="offsets shorter"):
         _rows.rows(3, [_var(b"abcd", offsets)])
+    # a NULL's slot that runs backwards lets the valid values write more than the offsets span
+    backwards = (2, b"x" * 100, np.array([0, 100, 0, 100], np.int32), False, 0, b"\x05", b"", False, None)
+    with pytest.raises(ValueError, match="outside the data"):
+        _rows.rows(3, [backwards, (1, b"y" * 300, 100, 100)])
     with pytest.raises(ValueError, match="validity bitmap shorter"):
         _rows.rows(9, [_var(b"a" * 9, np.arange(10, dtype=np.int32), b"\xff")])
     with pytest.raises(ValueError, match="shorter than its rows"):
