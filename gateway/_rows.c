@@ -187,16 +187,17 @@ static int parse(PyObject *tuple, Piece *p, Py_ssize_t n) {
     return 0;
 }
 
+/* Offset i of a VAR piece (int32 or, when wide, int64). */
+static inline int64_t offset_at(const Piece *p, Py_ssize_t i) {
+    return p->kind == VAR32 ? ((const int32_t *)p->offsets.buf)[i] : ((const int64_t *)p->offsets.buf)[i];
+}
+
 /* The most bytes a piece can write for n rows: the output is allocated at this size, then
  * shrunk to what was written. */
 static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
     if (p->kind == HEAD) return 5 * n;
     if (p->kind == SAME || p->kind == BLOCK) return p->width * n;
-    int64_t first, last;
-    if (p->kind == VAR32)
-        first = ((const int32_t *)p->offsets.buf)[p->start], last = ((const int32_t *)p->offsets.buf)[p->start + n];
-    else
-        first = ((const int64_t *)p->offsets.buf)[p->start], last = ((const int64_t *)p->offsets.buf)[p->start + n];
+    int64_t first = offset_at(p, p->start), last = offset_at(p, p->start + n);
     Py_ssize_t span = last > first ? (Py_ssize_t)(last - first) : 0;  /* a bad span fails as it is copied */
     Py_ssize_t extra = p->prefixed ? 4 : (p->has_null ? p->null.len : 0);
     return (p->quoting ? 2 * span + 2 * n : span) + extra * n;
@@ -206,11 +207,7 @@ static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
  * outside the data. */
 static inline char *put_value(const Piece *q, Py_ssize_t i, char *at, const char *limit) {
     Py_ssize_t v = q->start + i;
-    int64_t first, last;
-    if (q->kind == VAR32)
-        first = ((const int32_t *)q->offsets.buf)[v], last = ((const int32_t *)q->offsets.buf)[v + 1];
-    else
-        first = ((const int64_t *)q->offsets.buf)[v], last = ((const int64_t *)q->offsets.buf)[v + 1];
+    int64_t first = offset_at(q, v), last = offset_at(q, v + 1);
     if (q->bits && !((q->bits[v >> 3] >> (v & 7)) & 1)) {
         if (q->prefixed) {
             if (limit - at < 4) return NULL;

@@ -121,14 +121,13 @@ class CopyEncoder:
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break, a
             # backslash, or the NULL text
             return Values(text, null)
-        if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced and not self.null:
-            # quoted as it is assembled; an empty string is quoted, since empty text is NULL
-            return Values(text, quoting=CsvQuoting(self.delimiter))
         if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced:
-            # any value that reads as the NULL text is quoted
-            needs = needs_quotes(text, self.delimiter, empty=self.null == "")
-            same = pc.fill_null(pc.equal(text, self.null), False) if self.null else None
-            if same is not None and pc.any(same).as_py():
+            if not self.null:  # quoted as it is assembled; an empty string too, since empty text is NULL
+                return Values(text, quoting=CsvQuoting(self.delimiter))
+            # a value that reads as the NULL text is quoted as well
+            needs = needs_quotes(text, self.delimiter)
+            same = pc.fill_null(pc.equal(text, self.null), False)
+            if pc.any(same).as_py():
                 needs = same if needs is None else pc.or_(needs, same)
             return Values(quote_where(text, needs), null)
         if self.format == "csv":
