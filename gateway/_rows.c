@@ -8,7 +8,7 @@
  * is copied (or quoted) once, and a message's length is patched in when its row is done.
  * (datetimes(), at the end, formats dates and timestamps as text for the same encoders.)
  *
- *   rows(n, pieces) -> bytes
+ *   rows(n, pieces) -> Block (read-only bytes through the buffer protocol; see Block below)
  *
  * Each piece is a tuple, one of:
  *   (0, kind)                       a message head: the byte `kind`, then the int32 length of
@@ -192,15 +192,26 @@ static inline int64_t offset_at(const Piece *p, Py_ssize_t i) {
     return p->kind == VAR32 ? ((const int32_t *)p->offsets.buf)[i] : ((const int64_t *)p->offsets.buf)[i];
 }
 
-/* The most bytes a piece can write for n rows: the output is allocated at this size, then
- * shrunk to what was written. */
+/* The bytes a piece writes for n rows, as the output is first allocated: all of them, but
+ * for the quotes doubled inside quoted values (the output grows for those, see rows()). */
 static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
     if (p->kind == HEAD) return 5 * n;
     if (p->kind == SAME || p->kind == BLOCK) return p->width * n;
     int64_t first = offset_at(p, p->start), last = offset_at(p, p->start + n);
     Py_ssize_t span = last > first ? (Py_ssize_t)(last - first) : 0;  /* a bad span fails as it is copied */
     Py_ssize_t extra = p->prefixed ? 4 : (p->has_null ? p->null.len : 0);
-    return (p->quoting ? 2 * span + 2 * n : span) + extra * n;
+    return span + (p->quoting ? 2 * n : 0) + extra * n;
+}
+
+/* The most bytes value i of a VAR piece can write (a quoted one: every byte a doubled quote);
+ * -1 when its offsets are outside the data. */
+static Py_ssize_t value_most(const Piece *q, Py_ssize_t i) {
+    Py_ssize_t v = q->start + i;
+    if (q->bits && !((q->bits[v >> 3] >> (v & 7)) & 1)) return q->prefixed ? 4 : (q->has_null ? q->null.len : 0);
+    int64_t first = offset_at(q, v), last = offset_at(q, v + 1);
+    if (first < 0 || last < first || last > q->end - q->base) return -1;
+    Py_ssize_t len = (Py_ssize_t)(last - first);
+    return (q->prefixed ? 4 : 0) + (q->quoting ? 2 * len + 2 : len);
 }
 
 /* Writes value i of a VAR piece at `at`; NULL when it would pass `limit` or its offsets are
@@ -242,6 +253,113 @@ static inline char *put_value(const Piece *q, Py_ssize_t i, char *at, const char
     return len ? put(at, from, (size_t)len, q->end) : at;
 }
 
+/* -- the output: rows() writes into a Block, whose memory is kept for the next call --------- */
+
+/* A batch's rows are 5-20 MB. Each fresh allocation of that size is a fresh mmap from glibc,
+ * every page of it faulting in as it is written: ~2,300 faults a batch, 30-50% of this file's
+ * time, and left so by glibc's own heuristics (its dynamic mmap threshold, then the trimming of
+ * its thread arenas). So a Block's memory goes back to a few spares when the Block is freed,
+ * and the next call writes into pages that are already there. The spares are guarded by the
+ * GIL; a Block's memory is PyMem_Raw*, which may be grown without it. */
+
+#define SPARES 4              /* at most this many blocks kept: about the batches in flight */
+#define SPARE_MOST (64 << 20) /* a larger block is freed, not kept */
+
+static struct {
+    char *memory;
+    Py_ssize_t capacity;
+} spares[SPARES];
+static int spare_count;
+
+typedef struct {
+    PyObject_HEAD
+    char *memory;
+    Py_ssize_t capacity, size;
+} Block;
+
+/* Memory for at least `want` bytes (its capacity in *capacity): the smallest spare that holds
+ * it, else a new allocation. Called with the GIL. */
+static char *take_memory(Py_ssize_t want, Py_ssize_t *capacity) {
+    int best = -1;
+    for (int k = 0; k < spare_count; k++)
+        if (spares[k].capacity >= want && (best < 0 || spares[k].capacity < spares[best].capacity)) best = k;
+    if (best >= 0) {
+        char *memory = spares[best].memory;
+        *capacity = spares[best].capacity;
+        spares[best] = spares[--spare_count];
+        return memory;
+    }
+    *capacity = want + want / 8;  /* room for the next batch, a little larger */
+    return PyMem_RawMalloc((size_t)*capacity);
+}
+
+/* Keeps a freed block's memory as a spare: in a free slot, else in place of the smallest spare
+ * when it is larger (batches grow as their values do). Called with the GIL. */
+static void keep(char *memory, Py_ssize_t capacity) {
+    if (memory != NULL && capacity <= SPARE_MOST) {
+        if (spare_count < SPARES) {
+            spares[spare_count].memory = memory, spares[spare_count].capacity = capacity;
+            spare_count++;
+            return;
+        }
+        int smallest = 0;
+        for (int k = 1; k < SPARES; k++)
+            if (spares[k].capacity < spares[smallest].capacity) smallest = k;
+        if (spares[smallest].capacity < capacity) {
+            char *evicted = spares[smallest].memory;
+            spares[smallest].memory = memory, spares[smallest].capacity = capacity;
+            memory = evicted;
+        }
+    }
+    PyMem_RawFree(memory);
+}
+
+static void block_dealloc(Block *self) {
+    keep(self->memory, self->capacity);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int block_getbuffer(Block *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->memory, self->size, 1, flags);
+}
+
+static Py_ssize_t block_length(Block *self) { return self->size; }
+
+static PyBufferProcs block_buffer = {(getbufferproc)block_getbuffer, NULL};
+static PySequenceMethods block_sequence = {.sq_length = (lenfunc)block_length};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gateway._rows.Block",
+    .tp_doc = "Rows written by rows(): read-only bytes, through the buffer protocol.",
+    .tp_basicsize = sizeof(Block),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)block_dealloc,
+    .tp_as_buffer = &block_buffer,
+    .tp_as_sequence = &block_sequence,
+};
+
+/* Where rows() writes: the block's memory, the next byte, the end of the room, and the open
+ * message's head. */
+typedef struct {
+    char *base, *at;
+    const char *limit;
+    char *head;
+} Out;
+
+/* Makes room for `more` bytes in the block, which doubled quotes have filled: half as much
+ * again. Needs no GIL. -1 when memory ran out. */
+static int grow(Block *block, Out *w, Py_ssize_t more) {
+    Py_ssize_t used = w->at - w->base, opened = w->head ? w->head - w->base : -1;
+    Py_ssize_t size = (w->limit - w->base) + (w->limit - w->base) / 2 + more;
+    char *memory = PyMem_RawRealloc(block->memory, (size_t)(size + SLACK));
+    if (memory == NULL) return -1;
+    block->memory = memory, block->capacity = size + SLACK;
+    w->base = memory, w->at = memory + used, w->limit = memory + size;
+    w->head = opened < 0 ? NULL : memory + opened;
+    return 0;
+}
+
 static PyObject *rows(PyObject *self, PyObject *args) {
     Py_ssize_t n;
     PyObject *seq;
@@ -268,58 +386,83 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         total += bound(&pieces[p], n);
     }
     Py_DECREF(fast);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, total + SLACK);
+    Block *out = PyObject_New(Block, &BlockType);
+    if (out != NULL && (out->memory = take_memory(total + SLACK, &out->capacity)) == NULL) {
+        Py_DECREF(out);  /* a Block without memory frees nothing */
+        PyErr_NoMemory();
+        out = NULL;
+    }
     if (out == NULL) {
         release(pieces, count);
         return NULL;
     }
-    char *at = PyBytes_AS_STRING(out);
-    const char *limit = at + total;
-    int bad = 0;
+    out->size = 0;
+    Out w = {out->memory, out->memory, out->memory + total, NULL};
+    int quoting = 0, bad = 0;
+    for (Py_ssize_t p = 0; p < count; p++) quoting |= pieces[p].quoting;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n && !bad; i++) {
-        char *head = NULL;  /* the open message's head, its length patched in at the row's end */
+        w.head = NULL;  /* the open message's head, its length patched in at the row's end */
         for (Py_ssize_t p = 0; p < count; p++) {
             const Piece *q = &pieces[p];
-            /* The bound holds every fixed part; values are checked as they are written, since
-             * a NULL's slot may span any bytes and let the valid values overrun their share */
-            if (q->kind <= BLOCK && (q->kind == HEAD ? 5 : q->width) > limit - at) {
-                bad = 1;
-                break;
+            /* The bound holds every fixed part, but for what doubled quotes took from it; values
+             * are checked as they are written, since a NULL's slot may span any bytes and let
+             * the valid values overrun their share */
+            Py_ssize_t fixed = q->kind == HEAD ? 5 : q->width;
+            if (q->kind <= BLOCK && fixed > w.limit - w.at) {
+                if (!quoting || grow(out, &w, fixed) < 0) {
+                    bad = quoting ? 2 : 1;
+                    break;
+                }
             }
             switch (q->kind) {
             case HEAD:
-                if (head) put_word(head + 1, (int32_t)(at - head - 1));
-                head = at;
-                *at = q->head;
-                at += 5;  /* within the bound: 5 per row */
+                if (w.head) put_word(w.head + 1, (int32_t)(w.at - w.head - 1));
+                w.head = w.at;
+                *w.at = q->head;
+                w.at += 5;
                 break;
             case SAME:
-                memcpy(at, q->same, SLACK);
-                at += q->width;
+                memcpy(w.at, q->same, SLACK);
+                w.at += q->width;
                 break;
             case BLOCK:
-                at = q->width ? put(at, q->base + i * q->stride, (size_t)q->width, q->end) : at;
+                w.at = q->width ? put(w.at, q->base + i * q->stride, (size_t)q->width, q->end) : w.at;
                 break;
-            default:
-                at = put_value(q, i, at, limit);
-                if (at == NULL) {
+            default: {
+                char *next = put_value(q, i, w.at, w.limit);
+                Py_ssize_t most;
+                if (next == NULL && quoting && (most = value_most(q, i)) >= 0) {
+                    if (grow(out, &w, most) < 0) {
+                        bad = 2;
+                        p = count;
+                        break;
+                    }
+                    next = put_value(q, i, w.at, w.limit);
+                }
+                if (next == NULL) {
                     bad = 1;
                     p = count;
+                } else {
+                    w.at = next;
                 }
             }
+            }
         }
-        if (head && !bad) put_word(head + 1, (int32_t)(at - head - 1));
+        if (w.head && !bad) put_word(w.head + 1, (int32_t)(w.at - w.head - 1));
     }
     Py_END_ALLOW_THREADS
     release(pieces, count);
-    if (bad) {  /* offsets that do not match the data, or more bytes than they said */
+    if (bad) {
         Py_DECREF(out);
-        PyErr_SetString(PyExc_ValueError, "offsets outside the data");
+        if (bad == 2)
+            PyErr_NoMemory();
+        else  /* offsets that do not match the data, or more bytes than they said */
+            PyErr_SetString(PyExc_ValueError, "offsets outside the data");
         return NULL;
     }
-    _PyBytes_Resize(&out, at - PyBytes_AS_STRING(out));  /* what was written: shrinks in place */
-    return out;
+    out->size = w.at - w.base;
+    return (PyObject *)out;
 }
 
 /* -- dates and timestamps as PostgreSQL's text ----------------------------------------------- */
@@ -441,7 +584,7 @@ out:
 }
 
 static PyMethodDef methods[] = {
-    {"rows", rows, METH_VARARGS, "rows(n, pieces) -> bytes: every row's pieces back to back, row after row."},
+    {"rows", rows, METH_VARARGS, "rows(n, pieces) -> Block: every row's pieces back to back, row after row."},
     {"datetimes", datetimes, METH_VARARGS,
      "datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None: PostgreSQL's ISO text."},
     {NULL, NULL, 0, NULL},
@@ -449,4 +592,9 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rows", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__rows(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__rows(void) {
+    if (PyType_Ready(&BlockType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0) Py_CLEAR(m);
+    return m;
+}

@@ -96,6 +96,44 @@ def test_assembled_rows_equal_the_per_row_reference_and_the_fallback(case) -> No
         pgtypes._rows = compiled
 
 
+def test_values_all_quotes_grow_the_output_past_its_first_size() -> None:
+    # the output is first sized for quotes around values, not for quotes doubled inside them: a
+    # column of nothing but quotes makes it grow (several times over 5,000 rows), mid-row and
+    # with a message head open, and still writes what the reference writes
+    n = 5_000
+    quotes = pa.array(['"' * (1 + i % 40) if i % 9 else None for i in range(n)])
+    ids = pa.array([str(i) for i in range(n)])
+    parts = [pgtypes.Head(b"d"), pgtypes.Values(quotes, b"", quoting=pgtypes.CsvQuoting(",", False)),
+             np.frombuffer(b",", np.uint8), ids, np.frombuffer(b"\n", np.uint8)]
+    first_size = sum(len(v or "") for v in [*ids.to_pylist(), *quotes.to_pylist()]) + 7 * n + 2 * n
+    out = bytes(pgtypes.assembled(parts, n))
+    assert len(out) > 1.5 * first_size
+    assert out == _reference(parts, n)
+
+
+def test_outputs_alive_together_keep_their_bytes_while_freed_ones_are_reused() -> None:
+    # an output's memory goes back to a few spares when it is freed and the next call writes
+    # there: outputs still referenced (more of them than there are spares, of growing sizes,
+    # some only through a memoryview) keep their bytes whatever is written after them
+    def rows(k: int) -> tuple[bytes, list]:
+        values = pa.array([f"{k}:{i}," * (k % 5) for i in range(200 * (k + 1))])
+        parts = [pgtypes.Head(b"d"), pgtypes.Values(values, b"", quoting=pgtypes.CsvQuoting(",", True))]
+        return _reference(parts, len(values)), parts
+
+    kept = []
+    for k in range(12):
+        expected, parts = rows(k)
+        out = pgtypes.assembled(parts, len(parts[1].array))
+        assert len(out) == len(expected)
+        kept.append((expected, out))
+        if k % 3 == 2:  # free some, in a different order than they were made
+            del kept[len(kept) // 2]
+            del kept[0]
+    assert len(kept) == 4
+    for expected, out in kept:
+        assert bytes(out) == expected
+
+
 def _batch() -> pa.RecordBatch:
     n = 300
     ids = pa.array([None if i % 7 == 3 else i * 1_000_003 for i in range(n)], pa.int64())
@@ -156,7 +194,7 @@ def test_parts_that_do_not_fit_are_refused_with_an_error() -> None:
     for wrong in [(1, b"a", 1), b"a", (7, b"a"), ("1", b"a", 1, 1)]:
         with pytest.raises(TypeError):
             _rows.rows(1, [wrong])
-    assert _rows.rows(2, [(0, ord("d")), (1, b"ab", 1, 1), (1, b"-", 1, 0)]) == b"d\0\0\0\6a-d\0\0\0\6b-"  # still works
+    assert bytes(_rows.rows(2, [(0, ord("d")), (1, b"ab", 1, 1), (1, b"-", 1, 0)])) == b"d\0\0\0\6a-d\0\0\0\6b-"  # still works
 
 
 _DAYS = (-719_162, 2_932_896)  # 0001-01-01 and 9999-12-31, as days since 1970
