@@ -597,7 +597,7 @@ class Session:
                         portal.leftover = batch.slice(room)
                         batch = batch.slice(0, room)
                 if batch.num_rows:
-                    yield bytes(pgtypes.data_rows(batch, formats))
+                    yield pgtypes.data_rows(batch, formats)  # no copy: the pump writes slices of it
                     sent_now += batch.num_rows
                     portal.rows_sent += batch.num_rows
                 if max_rows and sent_now >= max_rows:
