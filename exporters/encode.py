@@ -85,12 +85,21 @@ def to_text(arr: pa.Array, *, date_pattern: str = ISO_DATE,
         arr = rounded(arr, decimals)
         return pc.cast(arr, pa.string())
     if pa.types.is_decimal(t):
-        return pc.cast(rounded(arr, decimals), pa.string())
+        return decimal_text(rounded(arr, decimals))
     if pa.types.is_boolean(t) or pa.types.is_integer(t):
         return pc.cast(arr, pa.string())
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return pa.array([None if v is None else "\\x" + v.hex() for v in arr.to_pylist()], pa.string())
     return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
+
+
+def decimal_text(arr: pa.Array) -> pa.Array:
+    """Decimals as fixed-point text at their scale ("0.00000010"). Arrow's cast writes values
+    below 1e-6 in scientific notation ("1.0E-7") and a negative scale as an exponent: those
+    types go value by value through Python's Decimal (NULL stays NULL)."""
+    if 0 <= arr.type.scale <= 6:
+        return pc.cast(arr, pa.string())
+    return pa.array([None if v is None else format(v, "f") for v in arr.to_pylist()], pa.string())
 
 
 def json_string(arr: pa.Array) -> pa.Array:
@@ -129,8 +138,8 @@ def json_values(arr: pa.Array, *, dates: str = "iso", decimals: int | None = Non
     elif pa.types.is_floating(t):
         finite = pc.is_finite(arr)
         out = pc.if_else(finite, pc.cast(rounded(arr, decimals), pa.string()), pa.scalar(None, pa.string()))
-    elif pa.types.is_decimal(t):
-        out = pc.cast(rounded(arr, decimals), pa.string())
+    elif pa.types.is_decimal(t):  # fixed-point, as in CSV (JSON would take "1.0E-7" too)
+        out = decimal_text(rounded(arr, decimals))
     elif is_temporal(t):
         if dates == "epoch":
             ms = pc.cast(pc.cast(arr if pa.types.is_timestamp(t) else pc.cast(arr, pa.timestamp("s")),

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import joined_bytes, needs_quotes, quote_where, value_offsets
+from exporters.encode import decimal_text, joined_bytes, needs_quotes, quote_where, value_offsets
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 try:
@@ -144,8 +144,27 @@ def _compiled_text(arr: pa.Array, micros_per_unit: int, suffix: bytes) -> pa.Arr
     part is missing or a value is outside years 1-9999."""
     if _rows is None or len(arr) == 0:
         return None
+    return _strings(arr, _rows.datetimes, micros_per_unit, suffix)
+
+
+def _compiled_numbers(arr: pa.Array) -> pa.Array | None:
+    """Signed integers, and decimal128 values of 64 bits with a scale of 0-18, as text by
+    gateway/_rows.c (Arrow's casts: 20-90 ns a value); None where the compiled part is missing
+    or a value is wider."""
+    t = arr.type
+    if _rows is None or len(arr) == 0:
+        return None
+    if pa.types.is_signed_integer(t):
+        return _strings(arr, _rows.numbers, t.bit_width // 8, 0)
+    if pa.types.is_decimal128(t) and 0 <= t.scale <= 18:
+        return _strings(arr, _rows.numbers, 16, t.scale)
+    return None
+
+
+def _strings(arr: pa.Array, make: Callable[..., tuple[bytes, bytes] | None], *how: Any) -> pa.Array | None:
+    """The string array that one of gateway/_rows.c's formatters makes of ``arr``'s values."""
     validity = arr.buffers()[0] if arr.null_count else None
-    made = _rows.datetimes(arr.buffers()[1], len(arr), arr.offset, validity, micros_per_unit, suffix)
+    made = make(arr.buffers()[1], len(arr), arr.offset, validity, *how)
     if made is None:
         return None
     offsets, data = made
@@ -239,7 +258,10 @@ def text_strings(arr: pa.Array) -> pa.Array:
     elif pa.types.is_boolean(t):
         out = pc.if_else(arr, "t", "f")
     elif pa.types.is_integer(t) or pa.types.is_decimal(t):
-        out = pc.cast(arr, pa.string())
+        made = _compiled_numbers(arr)
+        if made is None:
+            made = decimal_text(arr) if pa.types.is_decimal(t) else pc.cast(arr, pa.string())
+        out = made
     elif pa.types.is_floating(t):
         out = _float_text(arr)
     elif pa.types.is_date(t):

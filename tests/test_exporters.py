@@ -200,6 +200,15 @@ def test_csv_quotes_exactly_the_values_that_need_it_and_floors_old_instants(app,
     assert rows[1][1:] == ["a,b", "plain", 'say "hi"', "two\nlines", "1969-12-31T23:59:59Z"]
 
 
+def test_csv_writes_small_decimals_in_fixed_point(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Arrow's cast would write "1.0E-7" and "0E-8": a decimal keeps its scale's digits
+    query = ("SELECT company_id, CAST(0.0000001 AS NUMERIC(18,8)) AS tiny, CAST(0 AS NUMERIC(18,8)) AS zero, "
+             "CAST(-12.5 AS NUMERIC(18,2)) AS plain FROM companies ORDER BY company_id LIMIT 1")
+    _export(app, tmp_path, "csv", req=ExportRequest(query=query))
+    rows = list(csv.reader(io.StringIO((tmp_path / "out.csv").read_text(encoding="utf-8"))))
+    assert rows[1][1:] == ["0.00000010", "0.00000000", "-12.50"], rows
+
+
 def test_csv_quoting_none_refuses_values_that_need_quotes(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EgressError) as info:
         _export(app, tmp_path, "csv", options={"quoting": "none"})

@@ -225,3 +225,37 @@ def test_dates_and_timestamps_format_as_the_arrow_casts_do(unit, zoned, skip, da
     inside = all(d is None or _DAYS[0] <= d <= _DAYS[1] for d in days[min(skip, len(days)):])
     if inside and len(array):
         assert pgtypes._compiled_text(array, per_unit, b"+00" if zoned and name != "day" else b"") is not None
+
+
+_INTS = {1: pa.int8(), 2: pa.int16(), 4: pa.int32(), 8: pa.int64()}
+
+
+_EXACT = decimal.Context(prec=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([1, 2, 4, 8, 16]), st.integers(0, 18), st.integers(0, 3),
+       st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-(10**38) + 1, 10**38 - 1),
+                          st.integers(-1000, 1000)), max_size=40))
+def test_integers_and_decimals_format_as_postgresql_does(width, scale, skip, values) -> None:  # type: ignore[no-untyped-def]
+    # every width of signed integer, and decimal128 at every scale the compiled part takes, with
+    # values out to the type's ends: PostgreSQL's text, fixed-point at the column's scale, which
+    # Arrow's cast is not below 1e-6 ("1E-7"), compiled or not; a decimal wider than 64 bits makes
+    # the compiled part decline
+    if width == 16:
+        value_type = pa.decimal128(38, scale)
+        values = [None if v is None else decimal.Decimal(v).scaleb(-scale, _EXACT) for v in values]
+    else:
+        value_type, low = _INTS[width], -(2 ** (8 * width - 1))
+        values = [None if v is None else max(low, min(-low - 1, v)) for v in values]
+    array = pa.array(values, value_type).slice(min(skip, len(values)))
+    expected = pa.array([None if v is None else format(v, "f" if width == 16 else "d") for v in array.to_pylist()],
+                        pa.string())
+    assert pgtypes.text_strings(array).equals(expected)
+    saved, pgtypes._rows = pgtypes._rows, None
+    try:
+        assert pgtypes.text_strings(array).equals(expected)
+    finally:
+        pgtypes._rows = saved
+    fits = width < 16 or all(v is None or -(2**63) <= v.scaleb(scale, _EXACT) < 2**63 for v in array.to_pylist())
+    assert (pgtypes._compiled_numbers(array) is not None) == fits or len(array) == 0
