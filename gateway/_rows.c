@@ -486,6 +486,31 @@ static inline char *digits(char *at, unsigned value, int width) {
     return at + width;
 }
 
+/* Room for a formatter's n strings of at most `widest` bytes each: the offsets and the data of
+ * a string array. -1 with an error set. */
+static int string_room(Py_ssize_t n, Py_ssize_t widest, PyObject **offsets, PyObject **data) {
+    if (n > (INT32_MAX - 1) / widest) {
+        PyErr_SetString(PyExc_ValueError, "too many rows for one string array");
+        return -1;
+    }
+    *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    *data = PyBytes_FromStringAndSize(NULL, n * widest);
+    return *offsets != NULL && *data != NULL ? 0 : -1;
+}
+
+/* A formatter's answer: (offsets, data) with data cut to the `written` bytes, or None when it
+ * declined. Takes both references over. */
+static PyObject *strings(PyObject *offsets, PyObject *data, Py_ssize_t written, int declined) {
+    PyObject *result = NULL;
+    if (declined)
+        result = Py_NewRef(Py_None);
+    else if (_PyBytes_Resize(&data, written) == 0)
+        result = PyTuple_Pack(2, offsets, data);
+    Py_XDECREF(offsets);
+    Py_XDECREF(data);
+    return result;
+}
+
 /* datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None
  *
  * Arrow date32 (micros_per_unit 0: values are days) or int64 timestamps (values times
@@ -501,28 +526,18 @@ static PyObject *datetimes(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nnOLy*", &values, &n, &start, &validity_obj, &scale, &suffix)) return NULL;
     PyObject *result = NULL, *offsets = NULL, *data = NULL;
     int has_validity = 0;
-    if (validity_obj != Py_None) {
-        if (PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0) goto out;
-        has_validity = 1;
-    }
+    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
     Py_ssize_t item = scale ? 8 : 4;
     if (n < 0 || start < 0 || values.len < (start + n) * item || (has_validity && validity.len * 8 < start + n)
             || scale < 0 || scale > 1000000 || (scale && 1000000 % scale)) {
         PyErr_SetString(PyExc_ValueError, "values, validity or unit do not fit the rows");
         goto out;
     }
-    Py_ssize_t widest = (scale ? 26 : 10) + suffix.len;
-    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-    data = PyBytes_FromStringAndSize(NULL, n * widest);
-    if (offsets == NULL || data == NULL) goto out;
+    if (string_room(n, (scale ? 26 : 10) + suffix.len, &offsets, &data) < 0) goto out;
     int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
     char *base = PyBytes_AS_STRING(data), *at = base;
     const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
     int outside = 0;
-    if (n * widest > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "too many rows for one string array");
-        goto out;
-    }
     Py_BEGIN_ALLOW_THREADS
     off[0] = 0;
     for (Py_ssize_t i = 0; i < n && !outside; i++) {
@@ -569,12 +584,8 @@ static PyObject *datetimes(PyObject *self, PyObject *args) {
         off[i + 1] = (int32_t)(at - base);
     }
     Py_END_ALLOW_THREADS
-    if (outside) {
-        result = Py_NewRef(Py_None);
-        goto out;
-    }
-    if (_PyBytes_Resize(&data, at - base) < 0) goto out;
-    result = PyTuple_Pack(2, offsets, data);
+    result = strings(offsets, data, at - base, outside);
+    offsets = data = NULL;
 out:
     Py_XDECREF(offsets);
     Py_XDECREF(data);
@@ -604,24 +615,14 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nnOnn", &values, &n, &start, &validity_obj, &width, &scale)) return NULL;
     PyObject *result = NULL, *offsets = NULL, *data = NULL;
     int has_validity = 0;
-    if (validity_obj != Py_None) {
-        if (PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0) goto out;
-        has_validity = 1;
-    }
+    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
     if (n < 0 || start < 0 || !(width == 1 || width == 2 || width == 4 || width == 8 || width == 16)
             || scale < 0 || scale > 18 || (width < 16 && scale) || values.len < (start + n) * width
             || (has_validity && validity.len * 8 < start + n)) {
         PyErr_SetString(PyExc_ValueError, "values, validity, width or scale do not fit the rows");
         goto out;
     }
-    Py_ssize_t widest = 22;  /* "-", 19 digits, ".", a leading "0" */
-    if (n > (INT32_MAX - 1) / widest) {
-        PyErr_SetString(PyExc_ValueError, "too many rows for one string array");
-        goto out;
-    }
-    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-    data = PyBytes_FromStringAndSize(NULL, n * widest);
-    if (offsets == NULL || data == NULL) goto out;
+    if (string_room(n, 22, &offsets, &data) < 0) goto out;  /* "-", 19 digits, ".", a leading "0" */
     int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
     char *base = PyBytes_AS_STRING(data), *at = base;
     const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
@@ -667,12 +668,8 @@ static PyObject *numbers(PyObject *self, PyObject *args) {
         off[i + 1] = (int32_t)(at - base);
     }
     Py_END_ALLOW_THREADS
-    if (wide) {
-        result = Py_NewRef(Py_None);
-        goto out;
-    }
-    if (_PyBytes_Resize(&data, at - base) < 0) goto out;
-    result = PyTuple_Pack(2, offsets, data);
+    result = strings(offsets, data, at - base, wide);
+    offsets = data = NULL;
 out:
     Py_XDECREF(offsets);
     Py_XDECREF(data);
