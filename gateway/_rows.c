@@ -486,29 +486,108 @@ static inline char *digits(char *at, unsigned value, int width) {
     return at + width;
 }
 
-/* Room for a formatter's n strings of at most `widest` bytes each: the offsets and the data of
- * a string array. -1 with an error set. */
-static int string_room(Py_ssize_t n, Py_ssize_t widest, PyObject **offsets, PyObject **data) {
+/* How a formatter writes its values: the unit (datetimes: microseconds per unit, 0 for days;
+ * numbers: digits after the point), the bytes of one value, and a suffix after each. */
+typedef struct {
+    int64_t scale;
+    Py_ssize_t width;
+    const char *suffix;
+    Py_ssize_t suffix_len;
+} How;
+
+/* Writes value v of `values` at `at`: the byte after it, or NULL to decline the whole column
+ * (the casts format it then). */
+typedef char *(*Format)(const char *values, Py_ssize_t v, char *at, const How *how);
+
+/* The string array a formatter makes of n values (width bytes each, from `start`), NULL slots
+ * empty: (offsets, data), or None when it declined a value. At most `widest` bytes a value. */
+static inline PyObject *formatted(const Py_buffer *values, Py_ssize_t n, Py_ssize_t start, PyObject *validity_obj,
+                           Py_ssize_t widest, Format format, const How *how) {
+    Py_buffer validity = {0};
+    int has_validity = 0;
+    PyObject *result = NULL, *offsets = NULL, *data = NULL;
+    if (view(validity_obj, &validity, &has_validity) < 0) return NULL;
+    if (n < 0 || start < 0 || values->len < (start + n) * how->width
+            || (has_validity && validity.len * 8 < start + n)) {
+        PyErr_SetString(PyExc_ValueError, "values or validity do not fit the rows");
+        goto out;
+    }
     if (n > (INT32_MAX - 1) / widest) {
         PyErr_SetString(PyExc_ValueError, "too many rows for one string array");
-        return -1;
+        goto out;
     }
-    *offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-    *data = PyBytes_FromStringAndSize(NULL, n * widest);
-    return *offsets != NULL && *data != NULL ? 0 : -1;
-}
-
-/* A formatter's answer: (offsets, data) with data cut to the `written` bytes, or None when it
- * declined. Takes both references over. */
-static PyObject *strings(PyObject *offsets, PyObject *data, Py_ssize_t written, int declined) {
-    PyObject *result = NULL;
+    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    data = PyBytes_FromStringAndSize(NULL, n * widest);
+    if (offsets == NULL || data == NULL) goto out;
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    char *base = PyBytes_AS_STRING(data), *at = base;
+    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
+    int declined = 0;
+    Py_BEGIN_ALLOW_THREADS
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t v = start + i;
+        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
+            char *next = format((const char *)values->buf, v, at, how);
+            if (next == NULL) {
+                declined = 1;
+                break;
+            }
+            at = next;
+        }
+        off[i + 1] = (int32_t)(at - base);
+    }
+    Py_END_ALLOW_THREADS
     if (declined)
         result = Py_NewRef(Py_None);
-    else if (_PyBytes_Resize(&data, written) == 0)
+    else if (_PyBytes_Resize(&data, at - base) == 0)
         result = PyTuple_Pack(2, offsets, data);
+out:
     Py_XDECREF(offsets);
     Py_XDECREF(data);
+    if (has_validity) PyBuffer_Release(&validity);
     return result;
+}
+
+/* A date32 (scale 0: days) or timestamp (scale: microseconds per unit) value as ISO text. */
+static inline char *datetime_value(const char *values, Py_ssize_t v, char *at, const How *how) {
+    int64_t days, micros = 0, scale = how->scale;
+    if (scale) {
+        int64_t raw = ((const int64_t *)values)[v];
+        if (raw > INT64_MAX / scale || raw < INT64_MIN / scale) return NULL;
+        int64_t us = raw * scale;
+        days = us / 86400000000LL;
+        micros = us % 86400000000LL;
+        if (micros < 0) micros += 86400000000LL, days -= 1;
+    } else {
+        days = ((const int32_t *)values)[v];
+    }
+    int64_t y;
+    unsigned m, d;
+    civil(days, &y, &m, &d);
+    if (y < 1 || y > 9999) return NULL;
+    at = digits(at, (unsigned)y, 4);
+    *at++ = '-';
+    at = digits(at, m, 2);
+    *at++ = '-';
+    at = digits(at, d, 2);
+    if (scale) {
+        unsigned secs = (unsigned)(micros / 1000000), frac = (unsigned)(micros % 1000000);
+        *at++ = ' ';
+        at = digits(at, secs / 3600, 2);
+        *at++ = ':';
+        at = digits(at, secs / 60 % 60, 2);
+        *at++ = ':';
+        at = digits(at, secs % 60, 2);
+        if (frac) {
+            int width = 6;
+            while (frac % 10 == 0) frac /= 10, width--;
+            *at++ = '.';
+            at = digits(at, frac, width);
+        }
+    }
+    memcpy(at, how->suffix, how->suffix_len);
+    return at + how->suffix_len;
 }
 
 /* datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None
@@ -519,79 +598,19 @@ static PyObject *strings(PyObject *offsets, PyObject *data, Py_ssize_t written, 
  * `suffix` ("+00" for timestamptz in UTC). The buffers of an Arrow string array, NULL slots
  * empty; None when a value falls outside years 1-9999 (PostgreSQL writes those otherwise). */
 static PyObject *datetimes(PyObject *self, PyObject *args) {
-    Py_buffer values, validity = {0}, suffix;
+    Py_buffer values, suffix;
     Py_ssize_t n, start;
     long long scale;
-    PyObject *validity_obj;
-    if (!PyArg_ParseTuple(args, "y*nnOLy*", &values, &n, &start, &validity_obj, &scale, &suffix)) return NULL;
-    PyObject *result = NULL, *offsets = NULL, *data = NULL;
-    int has_validity = 0;
-    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
-    Py_ssize_t item = scale ? 8 : 4;
-    if (n < 0 || start < 0 || values.len < (start + n) * item || (has_validity && validity.len * 8 < start + n)
-            || scale < 0 || scale > 1000000 || (scale && 1000000 % scale)) {
-        PyErr_SetString(PyExc_ValueError, "values, validity or unit do not fit the rows");
-        goto out;
+    PyObject *validity, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*nnOLy*", &values, &n, &start, &validity, &scale, &suffix)) return NULL;
+    if (scale < 0 || scale > 1000000 || (scale && 1000000 % scale)) {
+        PyErr_SetString(PyExc_ValueError, "the unit is not a whole share of a second's microseconds");
+    } else {
+        How how = {scale, scale ? 8 : 4, suffix.buf, suffix.len};
+        result = formatted(&values, n, start, validity, (scale ? 26 : 10) + suffix.len, datetime_value, &how);
     }
-    if (string_room(n, (scale ? 26 : 10) + suffix.len, &offsets, &data) < 0) goto out;
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    char *base = PyBytes_AS_STRING(data), *at = base;
-    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
-    int outside = 0;
-    Py_BEGIN_ALLOW_THREADS
-    off[0] = 0;
-    for (Py_ssize_t i = 0; i < n && !outside; i++) {
-        Py_ssize_t v = start + i;
-        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
-            int64_t days, micros = 0;
-            if (scale) {
-                int64_t raw = ((const int64_t *)values.buf)[v];
-                if (raw > INT64_MAX / scale || raw < INT64_MIN / scale) { outside = 1; break; }
-                int64_t us = raw * scale;
-                days = us / 86400000000LL;
-                micros = us % 86400000000LL;
-                if (micros < 0) micros += 86400000000LL, days -= 1;
-            } else {
-                days = ((const int32_t *)values.buf)[v];
-            }
-            int64_t y;
-            unsigned m, d;
-            civil(days, &y, &m, &d);
-            if (y < 1 || y > 9999) { outside = 1; break; }
-            at = digits(at, (unsigned)y, 4);
-            *at++ = '-';
-            at = digits(at, m, 2);
-            *at++ = '-';
-            at = digits(at, d, 2);
-            if (scale) {
-                unsigned secs = (unsigned)(micros / 1000000), frac = (unsigned)(micros % 1000000);
-                *at++ = ' ';
-                at = digits(at, secs / 3600, 2);
-                *at++ = ':';
-                at = digits(at, secs / 60 % 60, 2);
-                *at++ = ':';
-                at = digits(at, secs % 60, 2);
-                if (frac) {
-                    int width = 6;
-                    while (frac % 10 == 0) frac /= 10, width--;
-                    *at++ = '.';
-                    at = digits(at, frac, width);
-                }
-            }
-            memcpy(at, suffix.buf, suffix.len);
-            at += suffix.len;
-        }
-        off[i + 1] = (int32_t)(at - base);
-    }
-    Py_END_ALLOW_THREADS
-    result = strings(offsets, data, at - base, outside);
-    offsets = data = NULL;
-out:
-    Py_XDECREF(offsets);
-    Py_XDECREF(data);
     PyBuffer_Release(&values);
     PyBuffer_Release(&suffix);
-    if (has_validity) PyBuffer_Release(&validity);
     return result;
 }
 
@@ -602,6 +621,43 @@ static const char PAIRS[] =
     "05152535455565758596061626364656667686970717273747576777879808182838485868788899091929394959697989"
     "9";
 
+/* A signed integer or decimal128 value as text, `how->scale` digits after the point; NULL for
+ * a decimal past 64 bits. */
+static inline char *number_value(const char *values, Py_ssize_t v, char *at, const How *how) {
+    const int64_t scale = how->scale;  /* read once: the stores through `at` may alias *how */
+    int64_t x;
+    switch (how->width) {
+    case 1: x = ((const int8_t *)values)[v]; break;
+    case 2: { int16_t y; memcpy(&y, values + v * 2, 2); x = y; break; }
+    case 4: { int32_t y; memcpy(&y, values + v * 4, 4); x = y; break; }
+    case 8: memcpy(&x, values + v * 8, 8); break;
+    default: {  /* little-endian 128 bits: the high word must extend the low one's sign */
+        int64_t high;
+        memcpy(&x, values + v * 16, 8);
+        memcpy(&high, values + v * 16 + 8, 8);
+        if (high != (x < 0 ? -1 : 0)) return NULL;
+    }
+    }
+    uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
+    char digits_[24];  /* least significant first */
+    int k = 0;
+    for (; u >= 100; u /= 100) {  /* two digits a step */
+        const char *pair = PAIRS + 2 * (u % 100);
+        digits_[k++] = pair[1], digits_[k++] = pair[0];
+    }
+    if (u >= 10)
+        digits_[k++] = PAIRS[2 * u + 1], digits_[k++] = PAIRS[2 * u];
+    else
+        digits_[k++] = (char)('0' + u);
+    while (k <= scale) digits_[k++] = '0';  /* a digit before the point, always */
+    if (x < 0) *at++ = '-';
+    while (k > 0) {
+        if (k == scale) *at++ = '.';
+        *at++ = digits_[--k];
+    }
+    return at;
+}
+
 /* numbers(values, n, start, validity, width, scale) -> (offsets, data) | None
  *
  * Signed integers of `width` bytes (1, 2, 4 or 8), or Arrow decimal128 values (width 16) with
@@ -609,72 +665,18 @@ static const char PAIRS[] =
  * The buffers of an Arrow string array, NULL slots empty; None for a decimal128 value that does
  * not fit 64 bits (the casts write those). */
 static PyObject *numbers(PyObject *self, PyObject *args) {
-    Py_buffer values, validity = {0};
+    Py_buffer values;
     Py_ssize_t n, start, width, scale;
-    PyObject *validity_obj;
-    if (!PyArg_ParseTuple(args, "y*nnOnn", &values, &n, &start, &validity_obj, &width, &scale)) return NULL;
-    PyObject *result = NULL, *offsets = NULL, *data = NULL;
-    int has_validity = 0;
-    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
-    if (n < 0 || start < 0 || !(width == 1 || width == 2 || width == 4 || width == 8 || width == 16)
-            || scale < 0 || scale > 18 || (width < 16 && scale) || values.len < (start + n) * width
-            || (has_validity && validity.len * 8 < start + n)) {
-        PyErr_SetString(PyExc_ValueError, "values, validity, width or scale do not fit the rows");
-        goto out;
+    PyObject *validity, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*nnOnn", &values, &n, &start, &validity, &width, &scale)) return NULL;
+    if (!(width == 1 || width == 2 || width == 4 || width == 8 || width == 16) || scale < 0 || scale > 18
+            || (width < 16 && scale)) {
+        PyErr_SetString(PyExc_ValueError, "width or scale is not one numbers() takes");
+    } else {
+        How how = {scale, width, NULL, 0};
+        result = formatted(&values, n, start, validity, 22, number_value, &how);  /* "-", 19 digits, ".", "0" */
     }
-    if (string_room(n, 22, &offsets, &data) < 0) goto out;  /* "-", 19 digits, ".", a leading "0" */
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    char *base = PyBytes_AS_STRING(data), *at = base;
-    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
-    const char *raw = (const char *)values.buf;
-    int wide = 0;
-    Py_BEGIN_ALLOW_THREADS
-    off[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t v = start + i;
-        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
-            int64_t x;
-            switch (width) {
-            case 1: x = ((const int8_t *)raw)[v]; break;
-            case 2: { int16_t y; memcpy(&y, raw + v * 2, 2); x = y; break; }
-            case 4: { int32_t y; memcpy(&y, raw + v * 4, 4); x = y; break; }
-            case 8: memcpy(&x, raw + v * 8, 8); break;
-            default: {  /* little-endian 128 bits: the high word must extend the low one's sign */
-                int64_t high;
-                memcpy(&x, raw + v * 16, 8);
-                memcpy(&high, raw + v * 16 + 8, 8);
-                if (high != (x < 0 ? -1 : 0)) wide = 1;
-            }
-            }
-            if (wide) break;
-            uint64_t u = x < 0 ? (uint64_t)0 - (uint64_t)x : (uint64_t)x;
-            char digits_[24];  /* least significant first */
-            int k = 0;
-            for (; u >= 100; u /= 100) {  /* two digits a step */
-                const char *pair = PAIRS + 2 * (u % 100);
-                digits_[k++] = pair[1], digits_[k++] = pair[0];
-            }
-            if (u >= 10)
-                digits_[k++] = PAIRS[2 * u + 1], digits_[k++] = PAIRS[2 * u];
-            else
-                digits_[k++] = (char)('0' + u);
-            while (k <= scale) digits_[k++] = '0';  /* a digit before the point, always */
-            if (x < 0) *at++ = '-';
-            while (k > 0) {
-                if (k == scale) *at++ = '.';
-                *at++ = digits_[--k];
-            }
-        }
-        off[i + 1] = (int32_t)(at - base);
-    }
-    Py_END_ALLOW_THREADS
-    result = strings(offsets, data, at - base, wide);
-    offsets = data = NULL;
-out:
-    Py_XDECREF(offsets);
-    Py_XDECREF(data);
     PyBuffer_Release(&values);
-    if (has_validity) PyBuffer_Release(&validity);
     return result;
 }
 

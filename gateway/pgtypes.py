@@ -142,9 +142,7 @@ def _compiled_text(arr: pa.Array, micros_per_unit: int, suffix: bytes) -> pa.Arr
     """Dates (micros_per_unit 0) or timestamps as PostgreSQL's ISO text, formatted by
     gateway/_rows.c in one pass (Arrow's casts cost about 75 ns a value); None where the compiled
     part is missing or a value is outside years 1-9999."""
-    if _rows is None or len(arr) == 0:
-        return None
-    return _strings(arr, _rows.datetimes, micros_per_unit, suffix)
+    return _strings(arr, "datetimes", micros_per_unit, suffix)
 
 
 def _compiled_numbers(arr: pa.Array) -> pa.Array | None:
@@ -152,19 +150,20 @@ def _compiled_numbers(arr: pa.Array) -> pa.Array | None:
     gateway/_rows.c (Arrow's casts: 20-90 ns a value); None where the compiled part is missing
     or a value is wider."""
     t = arr.type
-    if _rows is None or len(arr) == 0:
-        return None
     if pa.types.is_signed_integer(t):
-        return _strings(arr, _rows.numbers, t.bit_width // 8, 0)
+        return _strings(arr, "numbers", t.bit_width // 8, 0)
     if pa.types.is_decimal128(t) and 0 <= t.scale <= 18:
-        return _strings(arr, _rows.numbers, 16, t.scale)
+        return _strings(arr, "numbers", 16, t.scale)
     return None
 
 
-def _strings(arr: pa.Array, make: Callable[..., tuple[bytes, bytes] | None], *how: Any) -> pa.Array | None:
-    """The string array that one of gateway/_rows.c's formatters makes of ``arr``'s values."""
+def _strings(arr: pa.Array, formatter: str, *how: Any) -> pa.Array | None:
+    """The string array that gateway/_rows.c's ``formatter`` makes of ``arr``'s values; None
+    where the compiled part is missing or declines."""
+    if _rows is None or len(arr) == 0:
+        return None
     validity = arr.buffers()[0] if arr.null_count else None
-    made = make(arr.buffers()[1], len(arr), arr.offset, validity, *how)
+    made = getattr(_rows, formatter)(arr.buffers()[1], len(arr), arr.offset, validity, *how)
     if made is None:
         return None
     offsets, data = made
@@ -258,10 +257,9 @@ def text_strings(arr: pa.Array) -> pa.Array:
     elif pa.types.is_boolean(t):
         out = pc.if_else(arr, "t", "f")
     elif pa.types.is_integer(t) or pa.types.is_decimal(t):
-        made = _compiled_numbers(arr)
-        if made is None:
-            made = decimal_text(arr) if pa.types.is_decimal(t) else pc.cast(arr, pa.string())
-        out = made
+        out = _compiled_numbers(arr)
+        if out is None:
+            out = decimal_text(arr) if pa.types.is_decimal(t) else pc.cast(arr, pa.string())
     elif pa.types.is_floating(t):
         out = _float_text(arr)
     elif pa.types.is_date(t):
