@@ -25,7 +25,10 @@
  *                                   as the bytes `null`. `quoting`: None, or (delimiter, empty)
  *                                   for CSV: a value holding the delimiter byte, '"', CR or LF
  *                                   (or empty, when `empty`) is written in '"'s, each '"' in it
- *                                   doubled.
+ *                                   doubled; or (delimiter, empty, 1) for COPY's text format:
+ *                                   a backslash before a backslash or the delimiter, and BS,
+ *                                   FF, LF, CR, TAB and VT as \b \f \n \r \t \v, as
+ *                                   PostgreSQL's CopyAttributeOutText writes them.
  * data, offsets and validity are anything with the buffer protocol (pyarrow Buffers, numpy
  * arrays, bytes); data may be None for an array whose values are all empty.
  */
@@ -40,6 +43,7 @@
 #define SLACK 16
 
 enum { HEAD, SAME, BLOCK, VAR32, VAR64 };
+enum { PLAIN, CSV, ESCAPED };  /* how a VAR piece's values are written: Piece.quoting */
 
 typedef struct {
     Py_buffer data, offsets, validity, null;
@@ -50,7 +54,8 @@ typedef struct {
     const char *base;     /* data */
     const char *end;      /* end of data: a 16-byte read from before it stays inside */
     const uint8_t *bits;  /* validity, NULL when every value is valid */
-    uint8_t delimiter;    /* quoting: the delimiter, with '"', CR and LF what makes a value quoted */
+    uint8_t delimiter;    /* CSV: the delimiter, with '"', CR and LF what makes a value quoted;
+                             ESCAPED: the delimiter, escaped like a backslash */
     char same[SLACK];     /* a value repeated on every row (stride 0), padded for 16-byte copies */
 } Piece;
 
@@ -95,10 +100,10 @@ static inline char *put_word(char *to, int32_t value) {
 }
 
 static int parse_quoting(PyObject *spec, Piece *p) {
-    int delimiter, empty;
-    if (!PyArg_ParseTuple(spec, "ip", &delimiter, &empty)) return -1;
+    int delimiter, empty, escaped = 0;
+    if (!PyArg_ParseTuple(spec, "ip|p", &delimiter, &empty, &escaped)) return -1;
     if (delimiter < 0 || delimiter > 255) return fail(PyExc_ValueError, "the delimiter is one byte");
-    p->quoting = 1, p->delimiter = (uint8_t)delimiter, p->quote_empty = empty;
+    p->quoting = escaped ? ESCAPED : CSV, p->delimiter = (uint8_t)delimiter, p->quote_empty = empty && !escaped;
     return 0;
 }
 
@@ -125,6 +130,44 @@ static inline int csv_scan(const uint8_t *s, Py_ssize_t len, uint8_t delimiter, 
         quote |= c == '"';
     }
     return (special || quote) | (quote ? 2 : 0);
+}
+
+/* Whether a value may hold a byte that COPY's text format escapes: a backslash, the delimiter
+ * or a control character (most control characters are not escaped; the byte loop sees to
+ * that). Like csv_scan, 16 bytes a step while the data buffer lasts. */
+static inline int text_scan(const uint8_t *s, Py_ssize_t len, uint8_t delimiter, const char *end) {
+    unsigned found = 0;
+    Py_ssize_t k = 0;
+#ifdef __SSE2__
+    const __m128i d = _mm_set1_epi8((char)delimiter), b = _mm_set1_epi8('\\'), low = _mm_set1_epi8(0x1F);
+    for (; k < len && (const char *)s + k + 16 <= end; k += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + k));
+        unsigned mask = len - k >= 16 ? 0xFFFFu : (1u << (len - k)) - 1;
+        __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, low), x);  /* x <= 0x1F, unsigned */
+        found |= (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, b)),
+                                                          control)) & mask;
+    }
+#endif
+    for (; k < len; k++) found |= s[k] < 0x20 || s[k] == '\\' || s[k] == delimiter;
+    return found != 0;
+}
+
+/* A value in COPY's text format, as PostgreSQL's CopyAttributeOutText writes it. */
+static inline char *put_escaped(char *at, const char *from, Py_ssize_t len, uint8_t delimiter) {
+    for (Py_ssize_t k = 0; k < len; k++) {
+        uint8_t c = (uint8_t)from[k];
+        if (c < 0x20) {
+            char letter = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r'
+                        : c == '\t' ? 't' : c == '\v' ? 'v' : 0;
+            if (letter) {
+                *at++ = '\\', *at++ = letter;
+                continue;
+            }
+        }
+        if (c == '\\' || c == delimiter) *at++ = '\\';
+        *at++ = (char)c;
+    }
+    return at;
 }
 
 /* Reads one piece tuple; checks every bound that holds for the whole piece. Each value's own
@@ -201,7 +244,7 @@ static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
     int64_t first = offset_at(p, p->start), last = offset_at(p, p->start + n);
     Py_ssize_t span = last > first ? (Py_ssize_t)(last - first) : 0;  /* a bad span fails as it is copied */
     Py_ssize_t extra = p->prefixed ? 4 : (p->has_null ? p->null.len : 0);
-    return span + (p->quoting ? 2 * n : 0) + extra * n;
+    return span + (p->quoting == CSV ? 2 * n : 0) + extra * n;
 }
 
 /* The most bytes value i of a VAR piece can write (a quoted one: every byte a doubled quote);
@@ -212,7 +255,7 @@ static Py_ssize_t value_most(const Piece *q, Py_ssize_t i) {
     int64_t first = offset_at(q, v), last = offset_at(q, v + 1);
     if (first < 0 || last < first || last > q->end - q->base) return -1;
     Py_ssize_t len = (Py_ssize_t)(last - first);
-    return (q->prefixed ? 4 : 0) + (q->quoting ? 2 * len + 2 : len);
+    return (q->prefixed ? 4 : 0) + (q->quoting == CSV ? 2 * len + 2 : q->quoting == ESCAPED ? 2 * len : len);
 }
 
 /* Writes value i of a VAR piece at `at`; NULL when it would pass `limit` or its offsets are
@@ -232,9 +275,12 @@ static inline char *put_value(const Piece *q, Py_ssize_t i, char *at, const char
     if (first < 0 || last < first || last > q->end - q->base) return NULL;
     const char *from = q->base + first;
     Py_ssize_t len = (Py_ssize_t)(last - first);
-    if ((q->prefixed ? 4 : 0) + (q->quoting ? 2 * len + 2 : len) > limit - at) return NULL;
+    int escaped = q->quoting == ESCAPED && text_scan((const uint8_t *)from, len, q->delimiter, q->end);
+    if ((q->prefixed ? 4 : 0) + (q->quoting == CSV ? 2 * len + 2 : escaped ? 2 * len : len) > limit - at)
+        return NULL;
     if (q->prefixed) at = put_word(at, (int32_t)len);
-    if (q->quoting) {
+    if (escaped) return put_escaped(at, from, len, q->delimiter);
+    if (q->quoting == CSV) {
         int found = csv_scan((const uint8_t *)from, len, q->delimiter, q->end);
         if (found || (len == 0 && q->quote_empty)) {
             *at++ = '"';
@@ -348,7 +394,7 @@ typedef struct {
     char *head;
 } Out;
 
-/* Makes room for `more` bytes in the block, which doubled quotes have filled: half as much
+/* Makes room for `more` bytes in the block, which doubled quotes or escapes have filled: half as much
  * again. Needs no GIL. -1 when memory ran out. */
 static int grow(Block *block, Out *w, Py_ssize_t more) {
     Py_ssize_t used = w->at - w->base, opened = w->head ? w->head - w->base : -1;

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import may_contain, needs_quotes, quote_where
-from gateway.pgtypes import CsvQuoting, Head, Part, Values, assembled, field_rows, text_strings
+from exporters.encode import needs_quotes, quote_where
+from gateway.pgtypes import CsvQuoting, Head, Part, TextEscaping, Values, assembled, field_rows, text_strings
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
@@ -140,16 +140,8 @@ class CopyEncoder:
             inner = pc.replace_substring(inner, self.quote, self.escape + self.quote)
             quoted = pc.binary_join_element_wise(self.quote, inner, self.quote, "")
             return Values(pc.if_else(needs, quoted, text), null)
-        # text format: backslash, tab, line breaks and a delimiter other than tab are escaped
-        special = "\\\t\n\r" + ("" if self.delimiter == "\t" else self.delimiter)
-        if may_contain(text, special.encode("utf-8")):
-            text = pc.replace_substring(text, "\\", "\\\\")
-            text = pc.replace_substring(text, "\t", "\\t")
-            text = pc.replace_substring(text, "\n", "\\n")
-            text = pc.replace_substring(text, "\r", "\\r")
-            if self.delimiter != "\t":
-                text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
-        return Values(text, null)
+        # text format: PostgreSQL's backslash escapes, made as the rows are assembled
+        return Values(text, null, quoting=TextEscaping(self.delimiter))
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         """The batch as CopyData messages, one per row, back to back: heads, fields, delimiters

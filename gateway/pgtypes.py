@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exporters.encode import decimal_text, joined_bytes, needs_quotes, quote_where, value_offsets
+from exporters.encode import decimal_text, joined_bytes, may_contain, needs_quotes, quote_where, value_offsets
 from sql.errors import FeatureNotSupported, InvalidParameterValue
 
 try:
@@ -588,14 +588,37 @@ class CsvQuoting:
     empty: bool = True
 
 
+_TEXT_ESCAPES = (("\b", "\\b"), ("\f", "\\f"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\v", "\\v"))
+
+
+@dataclass(frozen=True)
+class TextEscaping:
+    """COPY's text format, as PostgreSQL's CopyAttributeOutText writes a value: a backslash
+    before each backslash and each delimiter, and backspace, form feed, line feed, carriage
+    return, tab and vertical tab as \\b \\f \\n \\r \\t \\v."""
+    delimiter: str
+
+    def applied(self, text: pa.Array) -> pa.Array:
+        """The escapes made by kernels, a pass each (gateway/_rows.c makes them as it copies)."""
+        if not may_contain(text, ("\\" + self.delimiter + "".join(c for c, _ in _TEXT_ESCAPES)).encode("utf-8")):
+            return text
+        text = pc.replace_substring(text, "\\", "\\\\")  # first: the escapes below add backslashes
+        if self.delimiter not in dict(_TEXT_ESCAPES):
+            text = pc.replace_substring(text, self.delimiter, "\\" + self.delimiter)
+        for char, escaped in _TEXT_ESCAPES:
+            text = pc.replace_substring(text, char, escaped)
+        return text
+
+
 @dataclass(frozen=True)
 class Values:
     """A binary or string array's values. ``prefixed``: each after its int32 length word (-1
-    and no bytes for NULL); otherwise a NULL is written as ``null``. ``quoting``: CSV's."""
+    and no bytes for NULL); otherwise a NULL is written as ``null``. ``quoting``: CSV's quotes
+    or the text format's escapes."""
     array: pa.Array
     null: bytes = b""
     prefixed: bool = False
-    quoting: CsvQuoting | None = None
+    quoting: CsvQuoting | TextEscaping | None = None
 
 
 # A part of every row: a 1-D uint8 array (the same bytes on every row), an (n, width) uint8
@@ -615,7 +638,11 @@ def _piece(part: Part) -> tuple:
     v = part if isinstance(part, Values) else Values(part)
     validity, offsets, data = v.array.buffers()[:3]
     wide = pa.types.is_large_binary(v.array.type) or pa.types.is_large_string(v.array.type)
-    quoting = None if v.quoting is None else (v.quoting.delimiter.encode("utf-8")[0], v.quoting.empty)
+    quoting: tuple | None = None
+    if isinstance(v.quoting, CsvQuoting):
+        quoting = (v.quoting.delimiter.encode("utf-8")[0], v.quoting.empty)
+    elif isinstance(v.quoting, TextEscaping):
+        quoting = (v.quoting.delimiter.encode("utf-8")[0], False, True)
     return (2, data, offsets, wide, v.array.offset, validity if v.array.null_count else None, v.null, v.prefixed,
             quoting)
 
@@ -652,8 +679,10 @@ def _taken(parts: Sequence[Part], n: int) -> memoryview:
             continue
         v = part if isinstance(part, Values) else Values(part)
         values = v.array
-        if v.quoting is not None:
+        if isinstance(v.quoting, CsvQuoting):
             values = quote_where(values, needs_quotes(values, v.quoting.delimiter, empty=v.quoting.empty))
+        elif isinstance(v.quoting, TextEscaping):
+            values = v.quoting.applied(values)
         values = values if pa.types.is_binary(values.type) else as_binary(values)
         lengths = byte_lengths(values)
         if v.prefixed:

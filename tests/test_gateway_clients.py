@@ -543,7 +543,8 @@ COPY_VALUES = ("SELECT 'a,b' AS comma, 'say \"hi\"' AS quote, E'tab\\there' AS t
                "E'back\\\\slash' AS backslash, '' AS empty, CAST(NULL AS TEXT) AS nothing, 'plain' AS plain, "
                "CAST(42 AS BIGINT) AS n, CAST(NULL AS BIGINT) AS no_n, CAST(1.5 AS DOUBLE PRECISION) AS x, "
                "CAST(12.50 AS NUMERIC(18,2)) AS money, TRUE AS flag, DATE '2024-01-15' AS d, "
-               "TIMESTAMPTZ '2024-01-15 14:30:45.25+00' AS ts")
+               "TIMESTAMPTZ '2024-01-15 14:30:45.25+00' AS ts, "
+               "'bs' || chr(8) || 'ff' || chr(12) || 'vt' || chr(11) || 'bel' || chr(7) || ';|!' AS controls")
 
 
 @pytest.mark.parametrize("options", ["", "(FORMAT csv)", "(FORMAT csv, HEADER true)", "(DELIMITER ',')",

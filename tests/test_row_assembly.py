@@ -19,6 +19,9 @@ from gateway import _rows  # built by `pip install -e .`: CI has the compiler, s
 from gateway.copyout import CopyEncoder
 
 
+_LETTERS = {8: b"b", 12: b"f", 10: b"n", 13: b"r", 9: b"t", 11: b"v"}  # control characters COPY text escapes
+
+
 def _value(part, i: int) -> bytes:  # type: ignore[no-untyped-def]
     if isinstance(part, np.ndarray):
         return part.tobytes() if part.ndim == 1 else part[i].tobytes()
@@ -27,6 +30,14 @@ def _value(part, i: int) -> bytes:  # type: ignore[no-untyped-def]
     if value is None:
         return struct.pack("!i", -1) if v.prefixed else v.null
     value = value.encode() if isinstance(value, str) else value
+    if isinstance(v.quoting, pgtypes.TextEscaping):  # PostgreSQL's CopyAttributeOutText, byte by byte
+        delimiter, escaped = v.quoting.delimiter.encode()[0], bytearray()
+        for c in value:
+            if c in _LETTERS:
+                escaped += b"\\" + _LETTERS[c]
+            else:
+                escaped += (b"\\" if c in (ord("\\"), delimiter) else b"") + bytes([c])
+        return bytes(escaped)
     specials = None if v.quoting is None else (v.quoting.delimiter + '"\r\n').encode()
     if specials and (any(c in specials for c in value) or (not value and v.quoting.empty)):
         value = b'"' + value.replace(b'"', b'""') + b'"'
@@ -48,7 +59,7 @@ def _reference(parts: list, n: int) -> bytes:
     return bytes(out)
 
 
-_text = st.text(alphabet='ab,"\r\n\t|é', max_size=40)  # past 16 bytes: the scan's 16-byte steps
+_text = st.text(alphabet='ab,"\r\n\t|é\\\b\f\v\x01\x07', max_size=40)  # past 16 bytes: the scans' 16-byte steps
 
 
 @st.composite
@@ -56,7 +67,7 @@ def _parts(draw):  # type: ignore[no-untyped-def]
     n = draw(st.integers(0, 30))
     parts = []
     for _ in range(draw(st.integers(1, 8))):
-        kind = draw(st.sampled_from(["head", "same", "block", "var", "values", "csv"]))
+        kind = draw(st.sampled_from(["head", "same", "block", "var", "values", "csv", "text"]))
         if kind == "head":
             parts.append(pgtypes.Head(draw(st.sampled_from([b"d", b"D"]))))
         elif kind == "same":
@@ -67,9 +78,10 @@ def _parts(draw):  # type: ignore[no-untyped-def]
                          .reshape(n, width))
         else:
             skip = draw(st.integers(0, 3))  # a slice: offsets and validity read from an offset
-            value = st.one_of(st.none(), _text if kind == "csv" else st.binary(max_size=40))
+            texts = kind in ("csv", "text")
+            value = st.one_of(st.none(), _text if texts else st.binary(max_size=40))
             values = draw(st.lists(value, min_size=n + skip, max_size=n + skip))
-            value_type = draw(st.sampled_from([pa.string(), pa.large_string()] if kind == "csv"
+            value_type = draw(st.sampled_from([pa.string(), pa.large_string()] if texts
                                               else [pa.binary(), pa.large_binary()]))
             array = pa.array(values, value_type).slice(skip, n)
             if kind == "var":
@@ -77,9 +89,12 @@ def _parts(draw):  # type: ignore[no-untyped-def]
             elif kind == "values":
                 prefixed = draw(st.booleans())
                 parts.append(pgtypes.Values(array, b"" if prefixed else draw(st.binary(max_size=20)), prefixed))
-            else:
+            elif kind == "csv":
                 quoting = pgtypes.CsvQuoting(draw(st.sampled_from([",", "\t", "|"])), draw(st.booleans()))
                 parts.append(pgtypes.Values(array, draw(st.sampled_from([b"", b"\\N"])), quoting=quoting))
+            else:
+                escaping = pgtypes.TextEscaping(draw(st.sampled_from([",", "\t", "|", "\x01"])))
+                parts.append(pgtypes.Values(array, b"\\N", quoting=escaping))
     return parts, n
 
 
@@ -106,6 +121,20 @@ def test_values_all_quotes_grow_the_output_past_its_first_size() -> None:
     parts = [pgtypes.Head(b"d"), pgtypes.Values(quotes, b"", quoting=pgtypes.CsvQuoting(",", False)),
              np.frombuffer(b",", np.uint8), ids, np.frombuffer(b"\n", np.uint8)]
     first_size = sum(len(v or "") for v in [*ids.to_pylist(), *quotes.to_pylist()]) + 7 * n + 2 * n
+    out = bytes(pgtypes.assembled(parts, n))
+    assert len(out) > 1.5 * first_size
+    assert out == _reference(parts, n)
+
+
+def test_values_all_escapes_grow_the_output_past_its_first_size() -> None:
+    # COPY's text format: the output is first sized for the values as they are; a column of
+    # backslashes and tabs, each written as two bytes, makes it grow and still matches
+    n = 5_000
+    escapes = pa.array(["\\\t" * (1 + i % 20) if i % 7 else None for i in range(n)])
+    ids = pa.array([str(i) for i in range(n)])
+    parts = [pgtypes.Head(b"d"), ids, np.frombuffer(b"\t", np.uint8),
+             pgtypes.Values(escapes, b"\\N", quoting=pgtypes.TextEscaping("\t")), np.frombuffer(b"\n", np.uint8)]
+    first_size = sum(len(v or "\\N") for v in [*ids.to_pylist(), *escapes.to_pylist()]) + 7 * n
     out = bytes(pgtypes.assembled(parts, n))
     assert len(out) > 1.5 * first_size
     assert out == _reference(parts, n)
