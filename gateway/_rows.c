@@ -49,6 +49,7 @@ typedef struct {
     Py_buffer data, offsets, validity, null;
     int has_data, has_offsets, has_validity, has_null;
     int kind, prefixed, quoting, quote_empty;
+    int plain;            /* CSV or ESCAPED: no value of these rows holds a byte either looks for */
     char head;
     Py_ssize_t width, stride, start;
     const char *base;     /* data */
@@ -236,6 +237,21 @@ static inline int64_t offset_at(const Piece *p, Py_ssize_t i) {
     return p->kind == VAR32 ? ((const int32_t *)p->offsets.buf)[i] : ((const int64_t *)p->offsets.buf)[i];
 }
 
+/* Whether none of the n rows' values of a quoted or escaped piece holds a byte its scan looks
+ * for: one pass over their bytes, 4 KB a step until one is found. Most columns hold none
+ * (names, places, codes), and then no value is scanned on its own. */
+static int plain_rows(const Piece *p, Py_ssize_t n) {
+    int64_t first = offset_at(p, p->start), last = offset_at(p, p->start + n);
+    if (first < 0 || last < first || last > p->end - p->base) return 0;  /* the values' own checks fail */
+    for (int64_t at = first; at < last; at += 4096) {
+        Py_ssize_t len = (Py_ssize_t)(last - at < 4096 ? last - at : 4096);
+        const uint8_t *s = (const uint8_t *)p->base + at;
+        if (p->quoting == CSV ? csv_scan(s, len, p->delimiter, p->end) : text_scan(s, len, p->delimiter, p->end))
+            return 0;
+    }
+    return 1;
+}
+
 /* The bytes a piece writes for n rows, as the output is first allocated: all of them, but
  * for the quotes doubled inside quoted values (the output grows for those, see rows()). */
 static Py_ssize_t bound(const Piece *p, Py_ssize_t n) {
@@ -275,13 +291,13 @@ static inline char *put_value(const Piece *q, Py_ssize_t i, char *at, const char
     if (first < 0 || last < first || last > q->end - q->base) return NULL;
     const char *from = q->base + first;
     Py_ssize_t len = (Py_ssize_t)(last - first);
-    int escaped = q->quoting == ESCAPED && text_scan((const uint8_t *)from, len, q->delimiter, q->end);
+    int escaped = q->quoting == ESCAPED && !q->plain && text_scan((const uint8_t *)from, len, q->delimiter, q->end);
     if ((q->prefixed ? 4 : 0) + (q->quoting == CSV ? 2 * len + 2 : escaped ? 2 * len : len) > limit - at)
         return NULL;
     if (q->prefixed) at = put_word(at, (int32_t)len);
     if (escaped) return put_escaped(at, from, len, q->delimiter);
     if (q->quoting == CSV) {
-        int found = csv_scan((const uint8_t *)from, len, q->delimiter, q->end);
+        int found = q->plain ? 0 : csv_scan((const uint8_t *)from, len, q->delimiter, q->end);
         if (found || (len == 0 && q->quote_empty)) {
             *at++ = '"';
             if (!(found & 2)) {
@@ -448,6 +464,8 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     int quoting = 0, bad = 0;
     for (Py_ssize_t p = 0; p < count; p++) quoting |= pieces[p].quoting;
     Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < count; p++)
+        if (pieces[p].quoting) pieces[p].plain = plain_rows(&pieces[p], n);
     for (Py_ssize_t i = 0; i < n && !bad; i++) {
         w.head = NULL;  /* the open message's head, its length patched in at the row's end */
         for (Py_ssize_t p = 0; p < count; p++) {
