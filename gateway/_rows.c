@@ -40,7 +40,8 @@
 #include <emmintrin.h>
 #endif
 
-#define SLACK 16
+#define SHORT 16  /* a value this long or shorter is copied as this many bytes */
+#define SLACK 32  /* bytes past the output's end for such copies: two SHORTs */
 
 enum { HEAD, SAME, BLOCK, VAR32, VAR64 };
 enum { PLAIN, CSV, ESCAPED };  /* how a VAR piece's values are written: Piece.quoting */
@@ -57,7 +58,7 @@ typedef struct {
     const uint8_t *bits;  /* validity, NULL when every value is valid */
     uint8_t delimiter;    /* CSV: the delimiter, with '"', CR and LF what makes a value quoted;
                              ESCAPED: the delimiter, escaped like a backslash */
-    char same[SLACK];     /* a value repeated on every row (stride 0), padded for 16-byte copies */
+    char same[SHORT];     /* a value repeated on every row (stride 0), padded for 16-byte copies */
 } Piece;
 
 static void release(Piece *pieces, Py_ssize_t count) {
@@ -82,13 +83,15 @@ static int fail(PyObject *type, const char *message) {
     return -1;
 }
 
-/* Most values are short (length words, delimiters, numbers, dates), where a call to memcpy
- * costs more than the copy. A value of up to 16 bytes is copied as 16 (one unaligned load and
- * store) when its source has 16 bytes left; the output has SLACK bytes beyond its end for the
- * last such store. */
+/* Most values are short (length words, delimiters, numbers, dates, names, e-mail addresses),
+ * where a call to memcpy costs more than the copy. A value of up to 16 bytes is copied as 16
+ * (one unaligned load and store), one of up to 32 as 32, when its source has that many bytes
+ * left; the output has SLACK bytes beyond its end for the last such store. */
 static inline char *put(char *to, const char *from, size_t len, const char *end) {
-    if (len <= SLACK && from + SLACK <= end)
-        memcpy(to, from, SLACK);
+    if (len <= SHORT && from + SHORT <= end)
+        memcpy(to, from, SHORT);
+    else if (len <= 2 * SHORT && from + 2 * SHORT <= end)
+        memcpy(to, from, 2 * SHORT);
     else
         memcpy(to, from, len);
     return to + len;
@@ -196,7 +199,7 @@ static int parse(PyObject *tuple, Piece *p, Py_ssize_t n) {
         p->base = p->has_data ? (const char *)p->data.buf : NULL;
         p->end = p->base + have;
         p->kind = BLOCK;
-        if (p->stride == 0 && p->width <= SLACK) {
+        if (p->stride == 0 && p->width <= SHORT) {
             if (p->width) memcpy(p->same, p->base, p->width);
             p->kind = SAME;
         }
@@ -488,7 +491,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
                 w.at += 5;
                 break;
             case SAME:
-                memcpy(w.at, q->same, SLACK);
+                memcpy(w.at, q->same, SHORT);
                 w.at += q->width;
                 break;
             case BLOCK:
