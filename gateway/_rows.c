@@ -7,7 +7,8 @@
  * and CSV quoting by kernels that copied each quoted column twice. Here it is one pass: a value
  * is copied (or quoted) once, and a message's length is patched in when its row is done.
  * (datetimes() and numbers(), at the end, format dates, timestamps, integers and decimals as
- * text for the same encoders; numerics() writes decimals in PostgreSQL's binary form.)
+ * text for the same encoders, floats() lays out Arrow's float text as PostgreSQL's, and
+ * numerics() writes decimals in PostgreSQL's binary form.)
  *
  *   rows(n, pieces) -> Block (read-only bytes through the buffer protocol; see Block below)
  *
@@ -35,6 +36,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -816,12 +819,262 @@ static PyObject *numerics(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* -- floats as PostgreSQL writes them ---------------------------------------------------------- */
+
+/* PostgreSQL writes a float's shortest decimal digits (Ryu) strictly inside the interval of
+ * values that read back as it: it never takes a bound (its f2s.c and d2s.c set acceptBounds
+ * false). Arrow's cast, like repr(), takes a bound when the float's mantissa is even, so where
+ * its shortest digits lie exactly halfway to a neighbouring float (about 2% of doubles above
+ * 1e16, and reals such as 1.5e10), PostgreSQL writes more digits: 3.6616721015910224e+16, not
+ * 3.661672101591022e+16. So floats() takes Arrow's digits, checks them against the two
+ * midpoints exactly, and only for a value on one looks for the digits PostgreSQL writes. */
+
+typedef struct {
+    uint64_t mantissa;  /* m2: the value is m2 * 2^e2 */
+    int e2, power_of_two, single;
+    double value;       /* the magnitude */
+} Float;
+
+static Float float_at(const char *values, Py_ssize_t v, int single) {
+    Float f = {0};
+    f.single = single;
+    if (single) {
+        float x;
+        uint32_t bits;
+        memcpy(&x, values + v * 4, 4);
+        memcpy(&bits, &x, 4);
+        uint32_t field = (bits >> 23) & 0xFF, m = bits & 0x7FFFFF;
+        f.mantissa = field ? m | (1u << 23) : m, f.e2 = (field ? (int)field : 1) - 150;
+        f.power_of_two = field > 1 && m == 0;
+        f.value = x < 0 ? -(double)x : (double)x;
+    } else {
+        double x;
+        uint64_t bits;
+        memcpy(&x, values + v * 8, 8);
+        memcpy(&bits, &x, 8);
+        uint64_t field = (bits >> 52) & 0x7FF, m = bits & 0xFFFFFFFFFFFFFULL;
+        f.mantissa = field ? m | (1ULL << 52) : m, f.e2 = (field ? (int)field : 1) - 1075;
+        f.power_of_two = field > 1 && m == 0;
+        f.value = x < 0 ? -x : x;
+    }
+    return f;
+}
+
+/* Whether k * 10^e is exactly odd * 2^f (odd odd). */
+static int dyadic_equal(uint64_t k, int e, uint64_t odd, int f) {
+    if (k == 0) return 0;
+    for (int i = 0; i < -e; i++) {  /* 10^e = 2^e 5^e: the 5s must divide k */
+        if (k % 5) return 0;
+        k /= 5;
+    }
+    int t = __builtin_ctzll(k);
+    k >>= t;
+    for (int i = 0; i < e; i++) {
+        if (k > odd / 5) return 0;
+        k *= 5;
+    }
+    return k == odd && t + e == f;
+}
+
+/* Whether k * 10^e lies exactly halfway between the float and a neighbour. */
+static int on_bound(const Float *f, uint64_t k, int e) {
+    if (dyadic_equal(k, e, 2 * f->mantissa + 1, f->e2 - 1)) return 1;
+    if (f->power_of_two) return dyadic_equal(k, e, 4 * f->mantissa - 1, f->e2 - 2);  /* the gap below is half */
+    return f->mantissa > 0 && dyadic_equal(k, e, 2 * f->mantissa - 1, f->e2 - 1);
+}
+
+/* Whether k * 10^e reads back as the float without being a midpoint: strictly inside. */
+static int inside(const Float *f, uint64_t k, int e) {
+    char text[48];
+    snprintf(text, sizeof text, "%llue%d", (unsigned long long)k, e);
+    int reads = f->single ? (double)strtof(text, NULL) == f->value : strtod(text, NULL) == f->value;
+    return reads && !on_bound(f, k, e);
+}
+
+/* The shortest digits strictly inside the float's interval, nearest the float, from `least`
+ * digits up (PostgreSQL's Ryu without bounds): k * 10^e; 0 when none (cannot happen for a
+ * finite nonzero float by 17 digits). */
+static uint64_t unbounded_digits(const Float *f, int least, int *e) {
+    for (int p = least; p <= 17; p++) {
+        char text[48];
+        snprintf(text, sizeof text, "%.*e", p - 1, f->value);  /* correctly rounded: d.ddde+XX */
+        uint64_t k = 0;
+        const char *c = text;
+        for (; *c && *c != 'e'; c++)
+            if (*c >= '0' && *c <= '9') k = k * 10 + (uint64_t)(*c - '0');
+        int exp10 = *c == 'e' ? atoi(c + 1) : 0;
+        *e = exp10 - (p - 1);
+        if (inside(f, k, *e)) return k;
+        /* the nearest is out (on a bound, or past the narrow gap below a power of two): the
+         * next one on the float's other side */
+        double near = strtod(text, NULL);
+        uint64_t other = near > f->value || (near == f->value && dyadic_equal(k, *e, 2 * f->mantissa + 1, f->e2 - 1))
+                         ? k - 1 : k + 1;
+        if (other > 0 && inside(f, other, *e)) return other;
+    }
+    return 0;
+}
+
+/* One float's Arrow text ("-0.00015", "1.5e+10", "inf") as PostgreSQL writes the float
+ * (float8out, float4out): fixed-point when the decimal exponent of the first digit is from -4
+ * to below `fixed_below` (15 for double, 6 for real), else one digit, the rest after a point,
+ * and an exponent of at least two digits ("1.5e-05"); "Infinity", "-Infinity", "NaN". NULL for
+ * text it does not read. `f`: the float itself, for the digits' check against its bounds. */
+static char *float_layout(const char *s, Py_ssize_t len, char *at, int fixed_below, const Float *f) {
+    int negative = len > 0 && s[0] == '-';
+    const char *p = s + negative, *end = s + len;
+    if (end - p == 3 && memcmp(p, "inf", 3) == 0) {
+        memcpy(at, negative ? "-Infinity" : "Infinity", 8 + negative);
+        return at + 8 + negative;
+    }
+    if (end - p == 3 && memcmp(p, "nan", 3) == 0) {
+        memcpy(at, "NaN", 3);
+        return at + 3;
+    }
+    char digits[40];
+    int count = 0, whole = -1;
+    for (; p < end && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.' && whole < 0)
+            whole = count;
+        else if (*p >= '0' && *p <= '9' && count < (int)sizeof digits)
+            digits[count++] = *p;
+        else
+            return NULL;
+    }
+    if (count == 0) return NULL;
+    long exponent = (whole < 0 ? count : whole) - 1;
+    if (p < end) {  /* the exponent: e, a sign, digits */
+        int minus = 0;
+        long e = 0;
+        if (++p < end && (*p == '+' || *p == '-')) minus = *p++ == '-';
+        if (p == end) return NULL;
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9' || e > 100000) return NULL;
+            e = e * 10 + (*p - '0');
+        }
+        exponent += minus ? -e : e;
+    }
+    int first = 0;
+    while (first < count && digits[first] == '0') first++, exponent--;
+    while (count > first && digits[count - 1] == '0') count--;
+    if (negative) *at++ = '-';
+    if (first == count) {  /* zero */
+        *at++ = '0';
+        return at;
+    }
+    char *d = digits + first;
+    int n = count - first;
+    if (n <= 17) {
+        uint64_t k = 0;
+        for (int i = 0; i < n; i++) k = k * 10 + (uint64_t)(d[i] - '0');
+        int e;
+        if (on_bound(f, k, (int)(exponent - (n - 1))) && (k = unbounded_digits(f, n, &e)) != 0) {
+            char text[24];
+            n = snprintf(text, sizeof text, "%llu", (unsigned long long)k);
+            exponent = e + n - 1;
+            while (n > 1 && text[n - 1] == '0') n--;
+            memcpy(d, text, (size_t)n);
+        }
+    }
+    if (exponent >= -4 && exponent < fixed_below) {
+        if (exponent < 0) {
+            *at++ = '0', *at++ = '.';
+            for (long k = -1; k > exponent; k--) *at++ = '0';
+            memcpy(at, d, (size_t)n);
+            return at + n;
+        }
+        for (long k = 0; k <= exponent; k++) *at++ = k < n ? d[k] : '0';
+        if (n > exponent + 1) {
+            *at++ = '.';
+            memcpy(at, d + exponent + 1, (size_t)(n - exponent - 1));
+            at += n - exponent - 1;
+        }
+        return at;
+    }
+    *at++ = d[0];
+    if (n > 1) {
+        *at++ = '.';
+        memcpy(at, d + 1, (size_t)(n - 1));
+        at += n - 1;
+    }
+    *at++ = 'e', *at++ = exponent < 0 ? '-' : '+';
+    unsigned e = (unsigned)(exponent < 0 ? -exponent : exponent);
+    if (e >= 100) *at++ = (char)('0' + e / 100);
+    *at++ = (char)('0' + e / 10 % 10), *at++ = (char)('0' + e % 10);
+    return at;
+}
+
+/* floats(values, start, validity, offsets, data, text_start, n, single) -> (offsets, data) | None
+ *
+ * n floats (float64, or float32 when `single`: `values` their buffer, `validity` their bitmap,
+ * from `start`) as PostgreSQL's text, from Arrow's cast of them (a string array's int32
+ * `offsets` and `data`, its values from `text_start`). The buffers of an Arrow string array,
+ * NULL slots empty; None for text it does not read. */
+static PyObject *floats(PyObject *self, PyObject *args) {
+    Py_buffer values, offsets_in, data_in, validity = {0};
+    Py_ssize_t n, start, text_start;
+    int single, has_validity = 0, bad = 0;
+    PyObject *validity_obj, *result = NULL, *offsets = NULL, *data = NULL;
+    if (!PyArg_ParseTuple(args, "y*nOy*y*nnp", &values, &start, &validity_obj, &offsets_in, &data_in, &text_start, &n,
+                          &single))
+        return NULL;
+    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
+    if (n < 0 || start < 0 || text_start < 0 || offsets_in.len < (text_start + n + 1) * 4
+            || values.len < (start + n) * (single ? 4 : 8)
+            || (has_validity && validity.len * 8 < start + n) || n > (INT32_MAX - 1) / 32) {
+        PyErr_SetString(PyExc_ValueError, "values, offsets or validity do not fit the rows");
+        goto out;
+    }
+    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
+    data = PyBytes_FromStringAndSize(NULL, n * 32);  /* "-1.2345678901234567e-308": 24 bytes */
+    if (offsets == NULL || data == NULL) goto out;
+    const int32_t *in = (const int32_t *)offsets_in.buf + text_start;
+    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
+    char *base = PyBytes_AS_STRING(data), *at = base;
+    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
+    const int fixed_below = single ? 6 : 15;
+    Py_BEGIN_ALLOW_THREADS
+    off[0] = 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        Py_ssize_t v = start + i;
+        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
+            int32_t first = in[i], last = in[i + 1];
+            char *next = NULL;
+            if (first >= 0 && last >= first && last <= data_in.len && last - first <= 30) {
+                Float f = float_at((const char *)values.buf, v, single);
+                next = float_layout((const char *)data_in.buf + first, last - first, at, fixed_below, &f);
+            }
+            if (next == NULL)
+                bad = 1;
+            else
+                at = next;
+        }
+        off[i + 1] = (int32_t)(at - base);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad)
+        result = Py_NewRef(Py_None);
+    else if (_PyBytes_Resize(&data, at - base) == 0)
+        result = PyTuple_Pack(2, offsets, data);
+out:
+    Py_XDECREF(offsets);
+    Py_XDECREF(data);
+    PyBuffer_Release(&values);
+    PyBuffer_Release(&offsets_in);
+    PyBuffer_Release(&data_in);
+    if (has_validity) PyBuffer_Release(&validity);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS, "rows(n, pieces) -> Block: every row's pieces back to back, row after row."},
     {"datetimes", datetimes, METH_VARARGS,
      "datetimes(values, n, start, validity, micros_per_unit, suffix) -> (offsets, data) | None: PostgreSQL's ISO text."},
     {"numbers", numbers, METH_VARARGS,
      "numbers(values, n, start, validity, width, scale) -> (offsets, data) | None: integers and decimals as text."},
+    {"floats", floats, METH_VARARGS,
+     "floats(values, start, validity, offsets, data, text_start, n, single) -> (offsets, data) | None: "
+     "floats as PostgreSQL writes them."},
     {"numerics", numerics, METH_VARARGS,
      "numerics(values, n, start, validity, scale) -> (offsets, data) | None: decimals in PostgreSQL's binary form."},
     {NULL, NULL, 0, NULL},

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import fractions
 import functools
 import json
+import math
 import struct
 import uuid
 from dataclasses import dataclass
@@ -124,15 +126,66 @@ def modifier_for(t: pa.DataType) -> int:
 
 
 # -- text format --------------------------------------------------------------------------------
+def float_text(value: float, single: bool = False) -> str:
+    """A double (or, when ``single``, a real) as PostgreSQL's float8out (float4out) writes it:
+    the shortest digits strictly inside the interval of numbers that read back as the value,
+    the nearest of them to it (Ryu without bounds, as PostgreSQL builds it; repr() and Arrow
+    may take a bound), fixed-point when the first digit's decimal exponent is from -4 to below
+    15 (6 for real), else "1.5e-05"; "Infinity", "-Infinity", "NaN". Exact, in Python: the
+    fallback of gateway/_rows.c's floats() and the text of floats inside arrays."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    x = abs(value)
+    if x == 0:
+        return sign + "0"
+    bits, floor, normal = (24, -149, 2.0**-126) if single else (53, -1074, 2.0**-1022)
+    fraction, power = math.frexp(x)
+    exact, ulp = fractions.Fraction(x), fractions.Fraction(2) ** max(power - bits, floor)
+    below = ulp / 2 if fraction == 0.5 and x > normal else ulp  # a power of two's lower neighbour is nearer
+    low, high = exact - below / 2, exact + ulp / 2
+    shortest = np.format_float_scientific(np.float32(x), unique=True) if single else repr(x)
+    least = len(shortest.lower().split("e")[0].replace(".", "").strip("0")) or 1
+    for digits in range(least, 18):
+        near = decimal.Decimal(f"{x:.{digits - 1}e}")
+        step = decimal.Decimal((0, (1,), near.as_tuple().exponent))
+        for candidate in (near, near - step if fractions.Fraction(near) > exact else near + step):
+            if low < fractions.Fraction(candidate) < high:
+                return sign + _float_layout(candidate, 6 if single else 15)
+    raise AssertionError(f"no digits for {value!r}")  # a finite float always has 17
+
+
+def _float_layout(number: decimal.Decimal, fixed_below: int) -> str:
+    """A positive decimal's digits laid out as float8out/float4out does (see float_text)."""
+    _, digits, power = number.normalize().as_tuple()
+    kept = "".join(map(str, digits))
+    exponent = len(kept) - 1 + int(power)
+    if -4 <= exponent < fixed_below:
+        if exponent < 0:
+            return "0." + "0" * (-exponent - 1) + kept
+        head, rest = kept[:exponent + 1].ljust(exponent + 1, "0"), kept[exponent + 1:]
+        return head + ("." + rest if rest else "")
+    return kept[0] + ("." + kept[1:] if len(kept) > 1 else "") + f"e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+
+
 def _float_text(arr: pa.Array) -> pa.Array:
-    text = pc.cast(arr, pa.string())
-    # PostgreSQL spells exponents with two digits (1e-07) and non-finite values in words
-    text = pc.replace_substring_regex(text, r"e([+-])(\d)$", r"e\10\2") if pc.any(
-        pc.match_substring(text, "e")).as_py() else text
-    if not pc.all(pc.is_finite(arr)).as_py():
-        text = pc.replace_substring(text, "inf", "Infinity")
-        text = pc.replace_substring(text, "nan", "NaN")
-    return text
+    """Floats as PostgreSQL writes them: Arrow's shortest digits (its cast), checked against
+    the bounds and laid out by gateway/_rows.c's floats(); without it, float_text() per value."""
+    single = pa.types.is_float32(arr.type)
+    if pa.types.is_float16(arr.type):
+        arr, single = pc.cast(arr, pa.float32()), True
+    if _rows is not None and len(arr):
+        text = pc.cast(arr, pa.string())
+        validity = arr.buffers()[0] if arr.null_count else None
+        made = _rows.floats(arr.buffers()[1], arr.offset, validity, text.buffers()[1], text.buffers()[2] or b"",
+                            text.offset, len(arr), single)
+        if made is not None:
+            bitmap = None if validity is None else pc.is_valid(arr).buffers()[1]
+            return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(made[0]), pa.py_buffer(made[1])],
+                                         null_count=arr.null_count)
+    return pa.array([None if v is None else float_text(v, single) for v in arr.to_pylist()], pa.string())
 
 
 _MICROS_PER = {"s": 1_000_000, "ms": 1_000, "us": 1}
@@ -212,6 +265,8 @@ def _py_text(value: Any) -> str:
         mm, ss = divmod(rem, 60)
         frac = f".{value.microseconds:06d}".rstrip("0") if value.microseconds else ""
         return (f"{days} days " if days else "") + f"{hh:02d}:{mm:02d}:{ss:02d}{frac}"
+    if isinstance(value, float):  # a double in a nested array (flat arrays go through _array_text)
+        return float_text(value)
     if isinstance(value, bytes):
         return "\\x" + value.hex()
     if isinstance(value, (dt.datetime, dt.time)):  # as PostgreSQL: no trailing zeros, "+00" offsets
@@ -229,8 +284,14 @@ def _py_text(value: Any) -> str:
 
 
 def _array_item(v: Any) -> str:
-    text = _py_text(v)
-    if text == "" or any(c in text for c in ',{}"\\ ') or text.upper() == "NULL":
+    return _quoted_item(_py_text(v))
+
+
+def _quoted_item(text: str) -> str:
+    """An element's text as array_out writes it: in quotes when empty, when it reads as NULL
+    (ASCII, any case), or when it holds a quote, a backslash, a brace, the delimiter or
+    whitespace as array_isspace counts it (space, tab, LF, CR, VT, FF)."""
+    if text == "" or any(c in text for c in ',{}"\\ \t\n\r\v\f') or (text.isascii() and text.upper() == "NULL"):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
 
@@ -272,9 +333,22 @@ def text_strings(arr: pa.Array) -> pa.Array:
     elif pa.types.is_interval(t):
         out = pa.array([None if v is None else interval_text(v.months, v.days, v.nanoseconds // 1000)
                         for v in arr.to_pylist()], pa.string())
+    elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and not pa.types.is_nested(t.value_type):
+        out = _array_text(arr)
     else:
         out = pa.array([None if v is None else _py_text(v) for v in arr.to_pylist()], pa.string())
     return out
+
+
+def _array_text(arr: pa.Array) -> pa.Array:
+    """One-dimensional arrays as array_out writes them: each element in the text its type has
+    as a column (a real's digits are a real's, not a double's), quoted where array_out quotes.
+    The braces and commas are joined per array in Python: arrays are rare in these views."""
+    items = text_strings(arr.values).to_pylist()
+    offsets = arr.offsets.to_pylist()
+    return pa.array([None if not valid else
+                     "{" + ",".join("NULL" if e is None else _quoted_item(e) for e in items[offsets[i]:offsets[i + 1]]) + "}"
+                     for i, valid in enumerate(arr.is_valid().to_pylist())], pa.string())
 
 
 def interval_text(months: int, days: int, micros: int) -> str:

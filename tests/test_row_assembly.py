@@ -312,3 +312,30 @@ def test_decimals_in_binary_match_numeric_send(scale, skip, values) -> None:  # 
             v is None or abs(v.scaleb(scale, _EXACT)) < 10**18 for v in array.to_pylist()) else None
         if narrow is not None:
             assert pgtypes._numeric_binary_vector(narrow).equals(expected)
+
+
+_WIDE = st.integers(-(10**23), 10**23).map(float)  # large whole numbers: where bounds are often short decimals
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.booleans(), st.integers(0, 3),
+       st.lists(st.one_of(st.none(), st.floats(), st.floats(width=32), _WIDE,
+                          st.sampled_from([1.5e10, 3.661672101591022e16, 2.0**54, 2.0**-1022, 5e-324, -0.0, 1e-5])),
+                max_size=30))
+def test_floats_as_postgresql_writes_them_compiled_or_not(single, skip, values) -> None:  # type: ignore[no-untyped-def]
+    # the compiled part (Arrow's digits, checked against the bounds exactly, laid out) and the
+    # exact Python fallback (the shortest digits strictly inside the interval) agree on every
+    # double and real, out to subnormals, infinities and values on a bound
+    if single:
+        values = [None if v is None else float(np.float32(v)) if abs(v) < 3.4e38 or not np.isfinite(v) else None
+                  for v in values]
+    array = pa.array(values, pa.float32() if single else pa.float64()).slice(min(skip, len(values)))
+    compiled = pgtypes.text_strings(array)
+    saved, pgtypes._rows = pgtypes._rows, None
+    try:
+        assert compiled.equals(pgtypes.text_strings(array)), array
+    finally:
+        pgtypes._rows = saved
+    for v, text in zip(array.to_pylist(), compiled.to_pylist(), strict=True):  # each reads back as its value
+        if v is not None and text != "NaN":
+            assert (float(np.float32(float(text))) if single else float(text.replace("Infinity", "inf"))) == v
