@@ -805,6 +805,9 @@ def _typed_values() -> st.SearchStrategy[tuple[str, list[str]]]:
         ("TIMESTAMP", stamp("")),
         ("TIMESTAMPTZ", stamp("+00")),
         ("BOOLEAN", st.sampled_from(["true", "false"])),
+        ("TIME", st.times().map(str)),
+        ("INTERVAL", st.tuples(st.integers(-200, 200), st.integers(-11, 11), st.integers(-400, 400), st.integers(-10**11, 10**11))
+         .map(lambda p: f"{p[0]} years {p[1]} mons {p[2]} days {p[3]} microseconds")),
     ]
     return st.sampled_from(kinds).flatmap(
         lambda kind: st.tuples(st.just(kind[0]), st.lists(st.one_of(st.none(), kind[1]), min_size=1, max_size=6)))
