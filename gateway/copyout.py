@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from exporters.encode import needs_quotes, quote_where
 from gateway.pgtypes import CsvQuoting, Head, Part, TextEscaping, Values, assembled, field_rows, text_strings
-from sql.errors import FeatureNotSupported, InvalidParameterValue
+from sql.errors import FeatureNotSupported, InvalidParameterValue, SyntaxError_
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 
@@ -39,36 +39,52 @@ class CopyEncoder:
 
     @classmethod
     def for_options(cls, options: dict[str, str]) -> "CopyEncoder":
-        fmt = options.get("format", "text").strip("'").lower()
+        """The encoder for COPY's options (values as the tokens read: quotes and escapes
+        already taken off), checked in PostgreSQL's order (ProcessCopyOptions), so that a
+        wrong combination fails with the same SQLSTATE and message as PostgreSQL's."""
+        fmt = options.get("format", "text").lower()
         if fmt not in ("text", "csv", "binary"):
             raise InvalidParameterValue(f'COPY format "{fmt}" not recognized')
         known = {"format", "delimiter", "null", "header", "quote", "escape", "encoding", "force_quote"}
-        unknown = set(options) - known
+        unknown = sorted(set(options) - known)
         if unknown:
-            raise FeatureNotSupported(f'option "{sorted(unknown)[0]}" not recognized')
-        enc = cls(format=fmt, delimiter="," if fmt == "csv" else "\t", null="" if fmt == "csv" else "\\N")
-        if "delimiter" in options:
-            enc.delimiter = options["delimiter"].strip("'")
-            if len(enc.delimiter) != 1:
-                raise InvalidParameterValue("COPY delimiter must be a single one-byte character")
-        if "null" in options:
-            enc.null = options["null"].strip("'")
-        if "header" in options:
-            enc.with_header = _truthy(options["header"])
-        if "encoding" in options and options["encoding"].strip("'").upper().replace("-", "") != "UTF8":
+            raise SyntaxError_(f'option "{unknown[0]}" not recognized')
+        if "encoding" in options and options["encoding"].upper().replace("-", "").replace("_", "") not in ("UTF8",
+                                                                                                     "UNICODE"):
             raise FeatureNotSupported("only UTF8 encoding is supported")
-        for key in ("quote", "escape", "force_quote"):
-            if key in options and fmt != "csv":
+        csv, binary = fmt == "csv", fmt == "binary"
+        for key in ("delimiter", "null"):
+            if binary and key in options:
+                raise SyntaxError_(f"cannot specify {key.upper()} in BINARY mode")
+        delimiter = options.get("delimiter", "," if csv else "\t")
+        null = options.get("null", "" if csv else "\\N")
+        quote = options.get("quote", '"')
+        escape = options.get("escape", quote)
+        if len(delimiter.encode("utf-8")) != 1:
+            raise FeatureNotSupported("COPY delimiter must be a single one-byte character")
+        if delimiter in "\r\n":
+            raise InvalidParameterValue("COPY delimiter cannot be newline or carriage return")
+        if "\r" in null or "\n" in null:
+            raise InvalidParameterValue("COPY null representation cannot use newline or carriage return")
+        if not csv and delimiter in "\\.abcdefghijklmnopqrstuvwxyz0123456789":
+            raise InvalidParameterValue(f'COPY delimiter cannot be "{delimiter}"')
+        header = _truthy(options["header"]) if "header" in options else False
+        if binary and header:
+            raise FeatureNotSupported("cannot specify HEADER in BINARY mode")
+        for key, value in (("quote", quote), ("escape", escape)):
+            if not csv and key in options:
                 raise FeatureNotSupported(f"COPY {key} available only in CSV mode")
-        for key in ("quote", "escape"):
-            if key in options:
-                value = options[key]  # a string token's text: already without its quotes
-                value = value.strip("'") if len(value) > 1 else value
-                if len(value.encode("utf-8")) != 1:
-                    raise InvalidParameterValue(f"COPY {key} must be a single one-byte character")
-                setattr(enc, key, value)
-        if "quote" in options and "escape" not in options:
-            enc.escape = enc.quote  # as PostgreSQL: ESCAPE defaults to QUOTE
+            if csv and len(value.encode("utf-8")) != 1:
+                raise FeatureNotSupported(f"COPY {key} must be a single one-byte character")
+            if key == "quote" and csv and delimiter == quote:
+                raise InvalidParameterValue("COPY delimiter and quote must be different")
+        if not csv and "force_quote" in options:
+            raise FeatureNotSupported("COPY force quote available only in CSV mode")
+        if not binary and delimiter in null:
+            raise FeatureNotSupported("COPY delimiter must not appear in the NULL specification")
+        if csv and quote in null:
+            raise FeatureNotSupported("CSV quote character must not appear in the NULL specification")
+        enc = cls(format=fmt, delimiter=delimiter, null=null, with_header=header, quote=quote, escape=escape)
         if "force_quote" in options:
             names = options["force_quote"].strip()
             enc.force_quote = ("*",) if names == "*" else tuple(

@@ -688,8 +688,8 @@ class Session:
         if spec.target != "STDOUT":
             yield from self._copy_to_file(prepared, outcome)
             return
+        encoder = CopyEncoder.for_options(spec.options)  # the options first, as PostgreSQL checks them
         compiled = self.app.compile(self.principal, spec.query)
-        encoder = CopyEncoder.for_options(spec.options)
         stream = self.app.run(compiled, start=False, wire=True)
         with self._lock:
             self._running = stream

@@ -843,3 +843,48 @@ def test_any_number_or_time_leaves_every_way_byte_identical_to_postgresql(gatewa
     real = _typed_ways(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", sql_type, literals)
     ours = _typed_ways(gateway.dsn("carol"), sql_type, literals)
     assert [(o, r) for o, r in zip(ours, real, strict=True) if o != r] == []
+
+
+@st.composite
+def _copy_options(draw) -> str:  # type: ignore[no-untyped-def]
+    """COPY options as users write them, valid or not (PostgreSQL refuses some combinations)."""
+    def quoted(text: str) -> str:
+        return "E'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\t", "\\t") + "'"
+
+    options = []
+    csv = draw(st.booleans())
+    if csv:
+        options.append("FORMAT csv")
+    if draw(st.booleans()):
+        options.append("DELIMITER " + quoted(draw(st.sampled_from([",", ";", "|", "\t", '"', "'", "a", "\\", "\r", "ab", "é"]))))
+    if draw(st.booleans()):
+        options.append("NULL " + quoted(draw(st.sampled_from(["", "NULL", "\\N", "x y", "'", "a,b", "\n"]))))
+    if csv and draw(st.booleans()):
+        options.append("QUOTE " + quoted(draw(st.sampled_from(['"', "'", "|"]))))
+    if csv and draw(st.booleans()):
+        options.append("ESCAPE " + quoted(draw(st.sampled_from(['"', "\\", "!"]))))
+    if csv and draw(st.booleans()):
+        options.append("FORCE_QUOTE " + draw(st.sampled_from(["*", "(v)", "(k)", "(k, v)"])))
+    if draw(st.booleans()):
+        options.append("HEADER " + draw(st.sampled_from(["true", "false"])))
+    return "(" + ", ".join(options) + ")" if options else ""
+
+
+def _copied_or_refused(dsn: str, statement: str) -> tuple[str, object]:
+    try:
+        with psycopg.connect(dsn) as conn, conn.cursor().copy(statement) as copy:
+            return "rows", [bytes(chunk) for chunk in copy]
+    except psycopg.Error as err:
+        return "refused", (err.sqlstate, err.diag.message_primary)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.one_of(st.none(), _ANY_TEXT), min_size=1, max_size=5), options=_copy_options())
+def test_copy_options_write_or_refuse_as_postgresql_does(gateway, postgres_server, texts, options) -> None:  # type: ignore[no-untyped-def]
+    # delimiters, NULL texts, quotes, escapes, forced quotes and headers in any combination:
+    # the same bytes as PostgreSQL 15, or the same SQLSTATE where it refuses the combination
+    rows = " UNION ALL ".join(f"SELECT {i} AS k, {'CAST(NULL AS TEXT)' if t is None else _literal(t)} AS v"
+                              for i, t in enumerate(texts))
+    statement = f"COPY (SELECT k, v FROM ({rows}) AS t ORDER BY k) TO STDOUT {options}"
+    real = _copied_or_refused(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", statement)
+    assert _copied_or_refused(gateway.dsn("carol"), statement) == real
