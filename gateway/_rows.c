@@ -557,12 +557,16 @@ static inline char *digits(char *at, unsigned value, int width) {
 }
 
 /* How a formatter writes its values: the unit (datetimes: microseconds per unit, 0 for days;
- * numbers: digits after the point), the bytes of one value, and a suffix after each. */
+ * numbers: digits after the point), the bytes of one value, and a suffix after each; floats()
+ * also reads Arrow's text of each value (int32 offsets and data, value v's at v + shift). */
 typedef struct {
     int64_t scale;
     Py_ssize_t width;
     const char *suffix;
     Py_ssize_t suffix_len;
+    const int32_t *text_offsets;
+    const char *text;
+    Py_ssize_t text_len, text_shift;
 } How;
 
 /* Writes value v of `values` at `at`: the byte after it, or NULL to decline the whole column
@@ -1004,6 +1008,17 @@ static char *float_layout(const char *s, Py_ssize_t len, char *at, int fixed_bel
     return at;
 }
 
+/* Value v of a float column (how->width 4: float32) from Arrow's text of it, as float_layout
+ * writes it; NULL for text it does not read. */
+static inline char *float_value(const char *values, Py_ssize_t v, char *at, const How *how) {
+    Py_ssize_t t = v + how->text_shift;
+    int32_t first = how->text_offsets[t], last = how->text_offsets[t + 1];
+    if (first < 0 || last < first || last > how->text_len || last - first > 30) return NULL;
+    int single = how->width == 4;
+    Float f = float_at(values, v, single);
+    return float_layout(how->text + first, last - first, at, single ? 6 : 15, &f);
+}
+
 /* floats(values, start, validity, offsets, data, text_start, n, single) -> (offsets, data) | None
  *
  * n floats (float64, or float32 when `single`: `values` their buffer, `validity` their bitmap,
@@ -1011,58 +1026,21 @@ static char *float_layout(const char *s, Py_ssize_t len, char *at, int fixed_bel
  * `offsets` and `data`, its values from `text_start`). The buffers of an Arrow string array,
  * NULL slots empty; None for text it does not read. */
 static PyObject *floats(PyObject *self, PyObject *args) {
-    Py_buffer values, offsets_in, data_in, validity = {0};
+    Py_buffer values, offsets, data;
     Py_ssize_t n, start, text_start;
-    int single, has_validity = 0, bad = 0;
-    PyObject *validity_obj, *result = NULL, *offsets = NULL, *data = NULL;
-    if (!PyArg_ParseTuple(args, "y*nOy*y*nnp", &values, &start, &validity_obj, &offsets_in, &data_in, &text_start, &n,
-                          &single))
+    int single;
+    PyObject *validity, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*nOy*y*nnp", &values, &start, &validity, &offsets, &data, &text_start, &n, &single))
         return NULL;
-    if (view(validity_obj, &validity, &has_validity) < 0) goto out;
-    if (n < 0 || start < 0 || text_start < 0 || offsets_in.len < (text_start + n + 1) * 4
-            || values.len < (start + n) * (single ? 4 : 8)
-            || (has_validity && validity.len * 8 < start + n) || n > (INT32_MAX - 1) / 32) {
-        PyErr_SetString(PyExc_ValueError, "values, offsets or validity do not fit the rows");
-        goto out;
+    if (text_start < 0 || n < 0 || offsets.len < (text_start + n + 1) * 4) {
+        PyErr_SetString(PyExc_ValueError, "the text's offsets do not fit the rows");
+    } else {
+        How how = {0, single ? 4 : 8, NULL, 0, (const int32_t *)offsets.buf, data.buf, data.len, text_start - start};
+        result = formatted(&values, n, start, validity, 32, float_value, &how);  /* "-1.2345678901234567e-308": 24 */
     }
-    offsets = PyBytes_FromStringAndSize(NULL, (n + 1) * 4);
-    data = PyBytes_FromStringAndSize(NULL, n * 32);  /* "-1.2345678901234567e-308": 24 bytes */
-    if (offsets == NULL || data == NULL) goto out;
-    const int32_t *in = (const int32_t *)offsets_in.buf + text_start;
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    char *base = PyBytes_AS_STRING(data), *at = base;
-    const uint8_t *bits = has_validity ? (const uint8_t *)validity.buf : NULL;
-    const int fixed_below = single ? 6 : 15;
-    Py_BEGIN_ALLOW_THREADS
-    off[0] = 0;
-    for (Py_ssize_t i = 0; i < n && !bad; i++) {
-        Py_ssize_t v = start + i;
-        if (!bits || (bits[v >> 3] >> (v & 7)) & 1) {
-            int32_t first = in[i], last = in[i + 1];
-            char *next = NULL;
-            if (first >= 0 && last >= first && last <= data_in.len && last - first <= 30) {
-                Float f = float_at((const char *)values.buf, v, single);
-                next = float_layout((const char *)data_in.buf + first, last - first, at, fixed_below, &f);
-            }
-            if (next == NULL)
-                bad = 1;
-            else
-                at = next;
-        }
-        off[i + 1] = (int32_t)(at - base);
-    }
-    Py_END_ALLOW_THREADS
-    if (bad)
-        result = Py_NewRef(Py_None);
-    else if (_PyBytes_Resize(&data, at - base) == 0)
-        result = PyTuple_Pack(2, offsets, data);
-out:
-    Py_XDECREF(offsets);
-    Py_XDECREF(data);
     PyBuffer_Release(&values);
-    PyBuffer_Release(&offsets_in);
-    PyBuffer_Release(&data_in);
-    if (has_validity) PyBuffer_Release(&validity);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
     return result;
 }
 
