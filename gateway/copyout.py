@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -18,9 +19,11 @@ import pyarrow.compute as pc
 
 from exporters.encode import needs_quotes, quote_where
 from gateway.pgtypes import CsvQuoting, Head, Part, TextEscaping, Values, assembled, field_rows, text_strings
-from sql.errors import FeatureNotSupported, InvalidParameterValue, SyntaxError_
+from sql.copy import COLUMN_SEPARATOR
+from sql.errors import FeatureNotSupported, InvalidParameterValue, SyntaxError_, UndefinedColumn
 
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+END_MARKER = "\\."  # COPY's end-of-data line: CSV quotes a lone column's value that reads as it
 
 
 def _truthy(value: str) -> bool:
@@ -86,10 +89,15 @@ class CopyEncoder:
             raise FeatureNotSupported("CSV quote character must not appear in the NULL specification")
         enc = cls(format=fmt, delimiter=delimiter, null=null, with_header=header, quote=quote, escape=escape)
         if "force_quote" in options:
-            names = options["force_quote"].strip()
-            enc.force_quote = ("*",) if names == "*" else tuple(
-                n.strip().strip('"') for n in names.strip("()").split(",") if n.strip())
+            names = options["force_quote"]
+            enc.force_quote = ("*",) if names.strip() == "*" else tuple(names.split(COLUMN_SEPARATOR))
         return enc
+
+    def check_columns(self, names: Sequence[str]) -> None:
+        """FORCE_QUOTE's columns must be among the COPY's (42703), as PostgreSQL checks them."""
+        for name in self.force_quote or ():
+            if name != "*" and name not in names:
+                raise UndefinedColumn(f'column "{name}" does not exist')
 
     @property
     def format_code(self) -> int:
@@ -101,7 +109,10 @@ class CopyEncoder:
             return b""
         if not self.with_header:
             return b""
-        names = [self._quote_one(n) if self.format == "csv" else n for n in schema.names]
+        if self.format == "csv":
+            names = [self._quote_one(n, single=len(schema) == 1) for n in schema.names]
+        else:
+            names = TextEscaping(self.delimiter).applied(pa.array(schema.names, pa.string())).to_pylist()
         return (self.delimiter.join(names) + "\n").encode("utf-8")
 
     def trailer(self) -> bytes:
@@ -112,8 +123,9 @@ class CopyEncoder:
             return BINARY_SIGNATURE + struct.pack("!h", -1)
         return struct.pack("!h", -1)
 
-    def _quote_one(self, value: str) -> str:
-        if value == self.null or any(c in value for c in (self.delimiter, self.quote, "\r", "\n")):
+    def _quote_one(self, value: str, single: bool = False) -> str:
+        if value == self.null or any(c in value for c in (self.delimiter, self.quote, "\r", "\n")) or (
+                single and value == END_MARKER):
             return self.quote + self._escaped(value) + self.quote
         return value
 
@@ -124,9 +136,10 @@ class CopyEncoder:
             value = value.replace(self.escape, self.escape * 2)
         return value.replace(self.quote, self.escape + self.quote)
 
-    def _field(self, column: pa.Array, name: str = "") -> Values:
+    def _field(self, column: pa.Array, name: str = "", single: bool = False) -> Values:
         """A column's values as this COPY writes them: text form, escaped or quoted, NULL as
-        the null text."""
+        the null text. ``single``: the only column, where CSV quotes a value that is the
+        end-of-data marker ``\\.``, so that it cannot read as one."""
         text, null = text_strings(column), self.null.encode("utf-8")
         forced = self.force_quote is not None and (self.force_quote == ("*",) or name in self.force_quote)
         stringy = pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or not (
@@ -137,19 +150,23 @@ class CopyEncoder:
             # numbers, booleans, dates: never one of these delimiters, a quote, a line break, a
             # backslash, or the NULL text
             return Values(text, null)
+        marker = single and self.format == "csv" and pc.any(pc.equal(text, END_MARKER)).as_py()
         if self.format == "csv" and (self.quote, self.escape) == ('"', '"') and not forced:
-            if not self.null:  # quoted as it is assembled; an empty string too, since empty text is NULL
+            if not self.null and not marker:  # quoted as it is assembled; an empty string too (empty text is NULL)
                 return Values(text, quoting=CsvQuoting(self.delimiter))
-            # a value that reads as the NULL text is quoted as well
-            needs = needs_quotes(text, self.delimiter)
-            same = pc.fill_null(pc.equal(text, self.null), False)
-            if pc.any(same).as_py():
-                needs = same if needs is None else pc.or_(needs, same)
+            # a value that reads as the NULL text or the end marker is quoted as well
+            needs = needs_quotes(text, self.delimiter, empty=not self.null)
+            for plain in ([self.null] if self.null else []) + ([END_MARKER] if marker else []):
+                same = pc.fill_null(pc.equal(text, plain), False)
+                if pc.any(same).as_py():
+                    needs = same if needs is None else pc.or_(needs, same)
             return Values(quote_where(text, needs), null)
         if self.format == "csv":
             special = "[" + re.escape(self.delimiter + self.quote) + "\\r\\n]"
             needs = pc.is_valid(text) if forced else pc.fill_null(
                 pc.or_(pc.match_substring_regex(text, special), pc.equal(text, self.null)), False)
+            if marker:
+                needs = pc.or_(needs, pc.fill_null(pc.equal(text, END_MARKER), False))
             inner = text
             if self.escape != self.quote:
                 inner = pc.replace_substring(inner, self.escape, self.escape * 2)
@@ -174,5 +191,6 @@ class CopyEncoder:
         delimiter = np.frombuffer(self.delimiter.encode("utf-8"), np.uint8)
         parts: list[Part] = [Head(b"d")]
         for i, (column, name) in enumerate(zip(batch.columns, batch.schema.names, strict=True)):
-            parts += [delimiter, self._field(column, name)] if i else [self._field(column, name)]
+            field = self._field(column, name, single=batch.num_columns == 1)
+            parts += [delimiter, field] if i else [field]
         return assembled([*parts, np.frombuffer(b"\n", np.uint8)], n)

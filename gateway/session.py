@@ -695,6 +695,7 @@ class Session:
             self._running = stream
         try:
             stream.start()
+            encoder.check_columns(stream.schema.names)
             yield encode(m.CopyOutResponse(encoder.format_code, tuple([encoder.format_code] * len(stream.schema))))
             head = encoder.header_bytes(stream.schema)
             if head:

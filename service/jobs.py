@@ -622,12 +622,12 @@ _EXTENSIONS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": 
 def spec_from_copy(text: str) -> tuple[JobSpec, bool]:
     """(the job, ASYNC?) of a server-side ``COPY ... TO 'file' (...)`` statement. Format options
     are the CLI's (validated by the format's own model); FORMAT may be left to the extension."""
-    from sql.copy import parse_copy
+    from sql.copy import COLUMN_SEPARATOR, parse_copy
 
     copy = parse_copy(text)
     if copy.target == "STDOUT":
         raise InvalidParameterValue("this COPY writes to STDOUT; a job needs TO 'file name'")
-    opts = dict(copy.options)
+    opts = {k: v.replace(COLUMN_SEPARATOR, ",") for k, v in copy.options.items()}  # lists as the job options read them
     fmt = opts.get("format")
     if fmt is None:
         name = copy.target.lower()

@@ -88,6 +88,7 @@ def parse_copy(text: str, *, base: int = 0) -> CopySpec:
 
 
 _LEGACY = {"CSV": ("format", "csv"), "BINARY": ("format", "binary"), "HEADER": ("header", "true")}
+COLUMN_SEPARATOR = "\x00"  # between the names of an option's column list (no name holds NUL)
 
 
 def _options(tokens: list[Token], base: int) -> dict[str, str]:
@@ -109,8 +110,9 @@ def _options(tokens: list[Token], base: int) -> dict[str, str]:
             if not g:
                 continue
             key = g[0].text.lower()
-            if g[1:] and g[1].token_type == TokenType.L_PAREN:  # FORCE_QUOTE (a, b)
-                value = ",".join(t.text for t in g[2:-1] if t.token_type != TokenType.COMMA)
+            if g[1:] and g[1].token_type == TokenType.L_PAREN:  # FORCE_QUOTE (a, "B c"): names as PostgreSQL folds them
+                value = COLUMN_SEPARATOR.join(t.text if t.token_type == TokenType.IDENTIFIER else t.text.lower()
+                                              for t in g[2:-1] if t.token_type != TokenType.COMMA)
             else:
                 value = " ".join(_value(t) for t in g[1:]) if len(g) > 1 else "true"
             options[key] = value

@@ -748,7 +748,7 @@ def test_every_wire_type_is_byte_identical_to_postgresql(gateway, postgres_serve
 _ANY_TEXT = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x10FFFF, exclude_categories=("Cs",)), max_size=12),
     st.text(alphabet=' ab,;|"\'\\{}()\t\n\r\b\f\v\x01\x1f\x7féŁ€😀', max_size=24),
-    st.sampled_from(["NULL", "null", "", " ", "\\", "\\N", "a\\", "'", "\"", "{}", "NaN"]))
+    st.sampled_from(["NULL", "null", "", " ", "\\", "\\N", "a\\", "'", "\"", "{}", "NaN", "\\."]))
 
 
 def _literal(text: str) -> str:
@@ -864,7 +864,7 @@ def _copy_options(draw) -> str:  # type: ignore[no-untyped-def]
     if csv and draw(st.booleans()):
         options.append("ESCAPE " + quoted(draw(st.sampled_from(['"', "\\", "!"]))))
     if csv and draw(st.booleans()):
-        options.append("FORCE_QUOTE " + draw(st.sampled_from(["*", "(v)", "(k)", "(k, v)"])))
+        options.append("FORCE_QUOTE " + draw(st.sampled_from(["*", "(v)", "(k)", "(k, v)", "(V)", '("V")', '("my col")'])))
     if draw(st.booleans()):
         options.append("HEADER " + draw(st.sampled_from(["true", "false"])))
     return "(" + ", ".join(options) + ")" if options else ""
@@ -879,12 +879,15 @@ def _copied_or_refused(dsn: str, statement: str) -> tuple[str, object]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(st.one_of(st.none(), _ANY_TEXT), min_size=1, max_size=5), options=_copy_options())
-def test_copy_options_write_or_refuse_as_postgresql_does(gateway, postgres_server, texts, options) -> None:  # type: ignore[no-untyped-def]
-    # delimiters, NULL texts, quotes, escapes, forced quotes and headers in any combination:
-    # the same bytes as PostgreSQL 15, or the same SQLSTATE where it refuses the combination
+@given(texts=st.lists(st.one_of(st.none(), _ANY_TEXT), min_size=1, max_size=5), options=_copy_options(),
+       name=st.sampled_from(["v", "my col", "a,b", 'say "x"', "back\\slash", "semi;colon", "pipe|d", "NULL", "Ünï"]))
+def test_copy_options_write_or_refuse_as_postgresql_does(gateway, postgres_server, texts, options, name) -> None:  # type: ignore[no-untyped-def]
+    # delimiters, NULL texts, quotes, escapes, forced quotes and headers (over column names that
+    # need quoting or escaping) in any combination: the same bytes as PostgreSQL 15, or the same
+    # SQLSTATE and message where it refuses the combination
     rows = " UNION ALL ".join(f"SELECT {i} AS k, {'CAST(NULL AS TEXT)' if t is None else _literal(t)} AS v"
                               for i, t in enumerate(texts))
-    statement = f"COPY (SELECT k, v FROM ({rows}) AS t ORDER BY k) TO STDOUT {options}"
+    column = '"' + name.replace('"', '""') + '"'
+    statement = f"COPY (SELECT k, v AS {column} FROM ({rows}) AS t ORDER BY k) TO STDOUT {options}"
     real = _copied_or_refused(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", statement)
     assert _copied_or_refused(gateway.dsn("carol"), statement) == real
