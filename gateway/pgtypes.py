@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import duckdb
+import duckdb.value.constant as duckdb_values
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -954,6 +956,28 @@ def decode_params(oids: tuple[int, ...], formats: tuple[int, ...], raw: tuple[by
                 out.append(_text_param(oid, value.decode("utf-8")))
             except UnicodeDecodeError:
                 raise InvalidParameterValue("parameter is not valid UTF-8") from None
+    return out
+
+
+def engine_params(oids: Sequence[int], values: Sequence[Any]) -> list[Any]:
+    """Decoded parameters as DuckDB should bind them: with the type the client declared where a
+    plain Python value would take another, so that `SELECT $1` answers in that type as
+    PostgreSQL does. A Python int binds as INTEGER or BIGINT (int2 is SMALLINT), a float as
+    DOUBLE (float4 is REAL), and a timestamp sent as text would stay text (DuckDB's cast reads
+    it, offsets included)."""
+    out = list(values)
+    for i, (oid, value) in enumerate(zip(oids, values)):
+        if value is None:
+            continue
+        if oid == INT2 and isinstance(value, int):
+            out[i] = duckdb_values.ShortValue(value)
+        elif oid == FLOAT4 and isinstance(value, float):
+            out[i] = duckdb_values.FloatValue(value)
+        elif oid == ARRAY_OF[INT2] and isinstance(value, list):
+            out[i] = [None if v is None else duckdb_values.ShortValue(v) for v in value]
+        elif oid in (TIMESTAMP, TIMESTAMPTZ) and isinstance(value, str):
+            out[i] = duckdb_values.Value(value, duckdb.sqltypes.TIMESTAMP if oid == TIMESTAMP
+                                         else duckdb.sqltypes.TIMESTAMP_TZ)
     return out
 
 

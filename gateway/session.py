@@ -100,6 +100,11 @@ class Portal:
     simple: bool = False  # simple query: RowDescription comes from the running stream's schema
     hold: bool = False  # DECLARE ... WITH HOLD: outlives the COMMIT of its transaction
     committed: bool = False  # a held cursor whose transaction committed: ROLLBACK leaves it
+    typed: list[Any] | None = None  # params as DuckDB binds them, each of its declared type (pgtypes.engine_params)
+
+    @property
+    def engine_params(self) -> list[Any]:
+        return self.params if self.typed is None else self.typed
 
 
 @dataclass
@@ -340,7 +345,8 @@ class Session:
             old = self.portals.pop(msg.portal, None)
             if old is not None and old.stream is not None:
                 old.stream.close()
-            self.portals[msg.portal] = Portal(prepared, params, msg.result_formats)
+            self.portals[msg.portal] = Portal(prepared, params, msg.result_formats,
+                                              typed=pgtypes.engine_params(oids, params))
             yield encode(m.BindComplete())
         elif isinstance(msg, m.Describe):
             if msg.kind == "S":
@@ -535,12 +541,12 @@ class Session:
             return
         if prepared.catalog:
             table = shadow.run(self.shadows, self.principal, prepared.tree, self.pid,  # type: ignore[arg-type]
-                               portal.params or None, self.params, self._set_config)
+                               portal.engine_params or None, self.params, self._set_config)
             portal.schema = table.schema
             portal.batches = iter(table.to_batches())
             return
         assert prepared.compiled is not None
-        stream = self.app.run(prepared.compiled, params=portal.params or None, start=False, wire=True)
+        stream = self.app.run(prepared.compiled, params=portal.engine_params or None, start=False, wire=True)
         portal.stream = stream
         with self._lock:
             self._running = stream  # cancellable from here: DuckDB may work long before row one
@@ -636,7 +642,7 @@ class Session:
         if name in self.cursors:
             raise DuplicateCursor(f'cursor "{name}" already exists')
         hold = "HOLD" in words[:at] and "WITHOUT" not in words[:at]
-        self.cursors[name] = Portal(prepared, portal.params, (1,) if binary else (), hold=hold)
+        self.cursors[name] = Portal(prepared, portal.params, (1,) if binary else (), hold=hold, typed=portal.typed)
         self.portals[name] = self.cursors[name]  # as in PostgreSQL, a cursor is also a protocol portal
         yield encode(m.CommandComplete("DECLARE CURSOR"))
 

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import asyncpg
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pytest
@@ -891,3 +892,40 @@ def test_copy_options_write_or_refuse_as_postgresql_does(gateway, postgres_serve
     statement = f"COPY (SELECT k, v AS {column} FROM ({rows}) AS t ORDER BY k) TO STDOUT {options}"
     real = _copied_or_refused(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", statement)
     assert _copied_or_refused(gateway.dsn("carol"), statement) == real
+
+
+_PARAMS = st.one_of(
+    st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-(2**15), 2**15 - 1),
+    st.floats(width=32).map(np.float32), st.floats(allow_nan=False), st.booleans(),
+    st.decimals(min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False),
+    _ANY_TEXT, st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
+    st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30)),
+    st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30)).map(lambda d: d.replace(tzinfo=dt.timezone.utc)),
+    st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=4), st.lists(_ANY_TEXT, min_size=1, max_size=3))
+
+
+def _parameter_answers(dsn: str, value: object) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        for placeholder in ("%t", "%b"):
+            for binary in (False, True):
+                cur = conn.cursor(binary=binary)
+                try:
+                    cur.execute(f"SELECT {placeholder} AS v", [value])
+                    res = cur.pgresult
+                    assert res is not None
+                    out.append((f"{placeholder} binary={binary}", (res.ftype(0), res.get_value(0, 0))))
+                except psycopg.Error as err:
+                    out.append((f"{placeholder} binary={binary}", err.sqlstate))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_PARAMS)
+def test_parameters_come_back_as_postgresql_returns_them(gateway, postgres_server, value) -> None:  # type: ignore[no-untyped-def]
+    # a parameter of each type psycopg sends, in text and in binary, answered in text and in
+    # binary: the same type OID and bytes as PostgreSQL 15 (or the same SQLSTATE)
+    real = _parameter_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", value)
+    ours = _parameter_answers(gateway.dsn("carol"), value)
+    assert [(o, r) for o, r in zip(ours, real, strict=True) if o != r] == []
