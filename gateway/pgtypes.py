@@ -15,6 +15,7 @@ import fractions
 import functools
 import json
 import math
+import re
 import struct
 import uuid
 from dataclasses import dataclass
@@ -937,9 +938,35 @@ def _text_param(oid: int, text: str) -> Any:
             # date_in reads the date and ignores a time or zone after it: pgjdbc's setDate
             # sends "1990-01-01 +00"
             return dt.date.fromisoformat(text.strip().replace("T", " ").split(" ", 1)[0])
+        if oid == BYTEA:
+            return _bytea_from_text(text)
+        if oid == UUID:
+            return str(uuid.UUID(text.strip()))  # as uuid_in reads it (braces, no dashes), written canonical
     except ValueError as err:
         raise InvalidParameterValue(f"invalid input syntax for type {TYPE_NAMES.get(oid, oid)}: {text!r}") from err
     return text
+
+
+def _bytea_from_text(text: str) -> bytes:
+    """bytea's text input: "\\x" and hex digits, or the escape form (backslash and three octal
+    digits, a doubled backslash, other bytes as they are)."""
+    if text.startswith("\\x"):
+        return bytes.fromhex(text[2:])
+    out, i = bytearray(), 0
+    raw = text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] != 0x5C:
+            out.append(raw[i])
+            i += 1
+        elif raw[i + 1:i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        elif len(raw) >= i + 4 and all(0x30 <= c <= 0x37 for c in raw[i + 1:i + 4]):
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 4
+        else:
+            raise ValueError("invalid input syntax for type bytea")
+    return bytes(out)
 
 
 def decode_params(oids: tuple[int, ...], formats: tuple[int, ...], raw: tuple[bytes | None, ...]) -> list[Any]:
@@ -959,12 +986,16 @@ def decode_params(oids: tuple[int, ...], formats: tuple[int, ...], raw: tuple[by
     return out
 
 
+_CAST_FROM_TEXT = {TIMESTAMP: duckdb.sqltypes.TIMESTAMP, TIMESTAMPTZ: duckdb.sqltypes.TIMESTAMP_TZ,
+                   TIME: duckdb.sqltypes.TIME, INTERVAL: duckdb.sqltypes.INTERVAL}
+
+
 def engine_params(oids: Sequence[int], values: Sequence[Any]) -> list[Any]:
     """Decoded parameters as DuckDB should bind them: with the type the client declared where a
     plain Python value would take another, so that `SELECT $1` answers in that type as
     PostgreSQL does. A Python int binds as INTEGER or BIGINT (int2 is SMALLINT), a float as
-    DOUBLE (float4 is REAL), and a timestamp sent as text would stay text (DuckDB's cast reads
-    it, offsets included)."""
+    DOUBLE (float4 is REAL), and a timestamp, time or interval sent as text would stay text
+    (DuckDB's cast reads it, offsets included)."""
     out = list(values)
     for i, (oid, value) in enumerate(zip(oids, values)):
         if value is None:
@@ -975,9 +1006,10 @@ def engine_params(oids: Sequence[int], values: Sequence[Any]) -> list[Any]:
             out[i] = duckdb_values.FloatValue(value)
         elif oid == ARRAY_OF[INT2] and isinstance(value, list):
             out[i] = [None if v is None else duckdb_values.ShortValue(v) for v in value]
-        elif oid in (TIMESTAMP, TIMESTAMPTZ) and isinstance(value, str):
-            out[i] = duckdb_values.Value(value, duckdb.sqltypes.TIMESTAMP if oid == TIMESTAMP
-                                         else duckdb.sqltypes.TIMESTAMP_TZ)
+        elif oid in _CAST_FROM_TEXT and isinstance(value, str):
+            if oid == INTERVAL:  # "-1 days +02:03:04": PostgreSQL signs each part, DuckDB reads no "+"
+                value = re.sub(r"(^|\s)\+", r"\1", value)
+            out[i] = duckdb_values.Value(value, _CAST_FROM_TEXT[oid])
     return out
 
 

@@ -896,7 +896,8 @@ def test_copy_options_write_or_refuse_as_postgresql_does(gateway, postgres_serve
 
 _PARAMS = st.one_of(
     st.none(), st.integers(-(2**63), 2**63 - 1), st.integers(-(2**15), 2**15 - 1),
-    st.floats(width=32).map(np.float32), st.floats(allow_nan=False), st.booleans(),
+    st.floats(width=32).map(np.float32),
+    st.binary(max_size=20), st.times(), st.timedeltas(dt.timedelta(days=-10**5), dt.timedelta(days=10**5)), st.floats(allow_nan=False), st.booleans(),
     st.decimals(min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False),
     _ANY_TEXT, st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
     st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30)),
