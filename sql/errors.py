@@ -10,7 +10,14 @@
     ├── FeatureNotSupported          0A000
     ├── ProgramLimitExceeded         54000  row limits, sizes
     ├── InvalidParameterValue        22023  bad option values (export options, filters)
-    ├── DataException                22000  a value failed at run time (cast, overflow)
+    ├── DataException                22000  a value failed at run time, more precisely:
+    │   ├── InvalidTextRepresentation  22P02  text that does not read as the type
+    │   ├── NumericValueOutOfRange     22003
+    │   ├── DivisionByZero             22012
+    │   ├── InvalidDatetimeFormat      22007
+    │   └── DatetimeFieldOverflow      22008
+    ├── CannotCoerce                 42846  no cast between the two types
+    ├── UndefinedParameter           42P02  $n without a value
     ├── QueryCanceled                57014
     ├── InvalidPassword              28P01
     ├── InvalidAuthorization         28000  unknown user
@@ -106,6 +113,34 @@ class InvalidParameterValue(EgressError, code="22023"):
 
 
 class DataException(EgressError, code="22000"):
+    pass
+
+
+class InvalidTextRepresentation(DataException, code="22P02"):
+    pass
+
+
+class NumericValueOutOfRange(DataException, code="22003"):
+    pass
+
+
+class DivisionByZero(DataException, code="22012"):
+    pass
+
+
+class InvalidDatetimeFormat(DataException, code="22007"):
+    pass
+
+
+class DatetimeFieldOverflow(DataException, code="22008"):
+    pass
+
+
+class CannotCoerce(EgressError, code="42846"):
+    pass
+
+
+class UndefinedParameter(EgressError, code="42P02"):
     pass
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -24,17 +25,24 @@ import duckdb
 import pyarrow as pa
 
 from sql.errors import (
+    CannotCoerce,
     DataException,
+    DatetimeFieldOverflow,
+    DivisionByZero,
     EgressError,
     FeatureNotSupported,
     InsufficientPrivilege,
     InternalError,
+    InvalidDatetimeFormat,
+    InvalidTextRepresentation,
+    NumericValueOutOfRange,
     ObjectNotFound,
     ProgramLimitExceeded,
     QueryCanceled,
     SyntaxError_,
     UndefinedColumn,
     UndefinedFunction,
+    UndefinedParameter,
     UndefinedTable,
 )
 from sql.model import Catalog, Column, View
@@ -429,6 +437,49 @@ def _first_line(err: Exception) -> str:
     return text or "query failed"
 
 
+# DuckDB's type names as PostgreSQL's messages name the types
+_PG_TYPE = {"INT16": "smallint", "SMALLINT": "smallint", "INT32": "integer", "INTEGER": "integer", "INT64": "bigint",
+            "BIGINT": "bigint", "BOOL": "boolean", "BOOLEAN": "boolean", "DOUBLE": "double precision",
+            "FLOAT": "real", "DATE": "date", "TIMESTAMP": "timestamp without time zone", "BLOB": "bytea",
+            "VARCHAR": "text", "TIME": "time without time zone", "INTERVAL": "interval", "UUID": "uuid"}
+
+
+def _pg_type(name: str) -> str:
+    return "numeric" if name.upper().startswith("DECIMAL") else _PG_TYPE.get(name.upper(), name.lower())
+
+
+def _data_error(message: str) -> EgressError:
+    """A value that failed at run time, with the SQLSTATE PostgreSQL gives the same failure
+    (22P02, 22003, 22012, 22007, 22008, 42846, 42P02; 22000 for the rest), and its words where
+    DuckDB's would mean nothing to a PostgreSQL user."""
+    lowered = message.lower()
+    text = re.match(r"could not convert string '(.*)' to (\w+)", message, re.IGNORECASE)
+    if text:
+        return InvalidTextRepresentation(f'invalid input syntax for type {_pg_type(text.group(2))}: "{text.group(1)}"')
+    if "division by zero" in lowered:
+        return DivisionByZero("division by zero")
+    cast = re.match(r"unimplemented type for cast \((\w+) -> (\w+)\)", message, re.IGNORECASE)
+    if cast:
+        return CannotCoerce(f"cannot cast type {_pg_type(cast.group(1))} to {_pg_type(cast.group(2))}")
+    if lowered.startswith("values were not provided for the following parameters"):
+        return UndefinedParameter(f"there is no parameter ${message.rsplit(':', 1)[1].strip().split(',')[0]}")
+    if "field value out of range" in lowered:
+        return DatetimeFieldOverflow(message.replace("date field", "date/time field"))
+    when = re.match(r'invalid (\w+) field format: "(.*?)"', message)
+    if when:
+        return InvalidDatetimeFormat(f'invalid input syntax for type {_pg_type(when.group(1))}: "{when.group(2)}"')
+    if "extract specifier" in lowered or "could not convert string" in lowered:
+        return InvalidDatetimeFormat(message)
+    if re.match(r"could not cast value .* to DECIMAL", message, re.IGNORECASE):
+        return NumericValueOutOfRange("numeric field overflow")
+    if "out of range" in lowered or "overflow" in lowered:
+        target = re.search(r"destination type (\w+)", message) or re.search(r"overflow in \w+ of (\w+)", message)
+        return NumericValueOutOfRange(f"{_pg_type(target.group(1))} out of range" if target else message)
+    if "can't be cast to the destination type" in lowered:
+        return InvalidTextRepresentation(message)
+    return DataException(message)
+
+
 def translate(err: duckdb.Error) -> EgressError:
     """Map a DuckDB error to egress's hierarchy at this one boundary; internals stay out."""
     message = _first_line(err)
@@ -440,7 +491,8 @@ def translate(err: duckdb.Error) -> EgressError:
     if isinstance(err, duckdb.BinderException):
         if "function" in lowered.lower():
             return UndefinedFunction(lowered)
-        return UndefinedColumn(lowered)
+        missing = re.match(r'referenced column "(.*)" not found in FROM clause', lowered, re.IGNORECASE)
+        return UndefinedColumn(f'column "{missing.group(1)}" does not exist' if missing else lowered)
     if isinstance(err, duckdb.CatalogException):
         if "function" in lowered.lower():
             return UndefinedFunction(lowered)
@@ -451,7 +503,7 @@ def translate(err: duckdb.Error) -> EgressError:
         return InsufficientPrivilege("permission denied")
     if isinstance(err, (duckdb.ConversionException, duckdb.InvalidInputException,
                         duckdb.OutOfRangeException)):
-        return DataException(lowered)
+        return _data_error(lowered)
     if isinstance(err, duckdb.NotImplementedException):
         return FeatureNotSupported(lowered)
     if isinstance(err, duckdb.OutOfMemoryException):
