@@ -1019,18 +1019,19 @@ static inline char *float_value(const char *values, Py_ssize_t v, char *at, cons
     return float_layout(how->text + first, last - first, at, single ? 6 : 15, &f);
 }
 
-/* floats(values, start, validity, offsets, data, text_start, n, single) -> (offsets, data) | None
+/* floats(values, n, start, validity, offsets, data, text_start, single) -> (offsets, data) | None
  *
  * n floats (float64, or float32 when `single`: `values` their buffer, `validity` their bitmap,
- * from `start`) as PostgreSQL's text, from Arrow's cast of them (a string array's int32
- * `offsets` and `data`, its values from `text_start`). The buffers of an Arrow string array,
+ * from `start`; the arguments datetimes() and numbers() take first) as PostgreSQL's text, from
+ * Arrow's cast of them (a string array's int32 `offsets` and `data`, its values from
+ * `text_start`). The buffers of an Arrow string array,
  * NULL slots empty; None for text it does not read. */
 static PyObject *floats(PyObject *self, PyObject *args) {
     Py_buffer values, offsets, data;
     Py_ssize_t n, start, text_start;
     int single;
     PyObject *validity, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*nOy*y*nnp", &values, &start, &validity, &offsets, &data, &text_start, &n, &single))
+    if (!PyArg_ParseTuple(args, "y*nnOy*y*np", &values, &n, &start, &validity, &offsets, &data, &text_start, &single))
         return NULL;
     if (text_start < 0 || n < 0 || offsets.len < (text_start + n + 1) * 4) {
         PyErr_SetString(PyExc_ValueError, "the text's offsets do not fit the rows");
@@ -1051,7 +1052,7 @@ static PyMethodDef methods[] = {
     {"numbers", numbers, METH_VARARGS,
      "numbers(values, n, start, validity, width, scale) -> (offsets, data) | None: integers and decimals as text."},
     {"floats", floats, METH_VARARGS,
-     "floats(values, start, validity, offsets, data, text_start, n, single) -> (offsets, data) | None: "
+     "floats(values, n, start, validity, offsets, data, text_start, single) -> (offsets, data) | None: "
      "floats as PostgreSQL writes them."},
     {"numerics", numerics, METH_VARARGS,
      "numerics(values, n, start, validity, scale) -> (offsets, data) | None: decimals in PostgreSQL's binary form."},

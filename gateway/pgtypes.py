@@ -179,15 +179,11 @@ def _float_text(arr: pa.Array) -> pa.Array:
     single = pa.types.is_float32(arr.type)
     if pa.types.is_float16(arr.type):
         arr, single = pc.cast(arr, pa.float32()), True
-    if _rows is not None and len(arr):
+    if _rows is not None:
         text = pc.cast(arr, pa.string())
-        validity = arr.buffers()[0] if arr.null_count else None
-        made = _rows.floats(arr.buffers()[1], arr.offset, validity, text.buffers()[1], text.buffers()[2] or b"",
-                            text.offset, len(arr), single)
+        made = _strings(arr, "floats", text.buffers()[1], text.buffers()[2] or b"", text.offset, single)
         if made is not None:
-            bitmap = None if validity is None else pc.is_valid(arr).buffers()[1]
-            return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(made[0]), pa.py_buffer(made[1])],
-                                         null_count=arr.null_count)
+            return made
     return pa.array([None if v is None else float_text(v, single) for v in arr.to_pylist()], pa.string())
 
 

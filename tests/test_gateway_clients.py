@@ -756,23 +756,31 @@ def _literal(text: str) -> str:
     return "CAST('" + text.replace("'", "''") + "' AS TEXT)"
 
 
-def _all_ways(dsn: str, texts: list[str]) -> list[tuple[str, object]]:
+def _every_way(dsn: str, literals: list[str], copy_options: tuple[str, ...], *extra: str) -> list[tuple[str, object]]:
+    """One row per literal, in order: COPY'd with each of ``copy_options``, then fetched (with
+    the ``extra`` selects) as DataRows in text and in binary, each with its type OID."""
     from psycopg import pq
 
-    rows = " UNION ALL ".join(f"SELECT {i} AS k, {_literal(t)} AS v" for i, t in enumerate(texts))
+    rows = " UNION ALL ".join(f"SELECT {i} AS k, {literal} AS v" for i, literal in enumerate(literals))
     query = f"SELECT v FROM ({rows}) AS t ORDER BY k"
-    array = "SELECT ARRAY[" + ", ".join(_literal(t) for t in texts) + "] AS a"
     out: list[tuple[str, object]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for options in ("", "(FORMAT csv)", "(FORMAT binary)", "(DELIMITER '|')"):
+        conn.execute("SET TIME ZONE 'UTC'")
+        for options in copy_options:
             with conn.cursor().copy(f"COPY ({query}) TO STDOUT {options}") as copy:
                 out.append((options or "text", [bytes(chunk) for chunk in copy]))
         for fmt in (0, 1):
-            for sql in (query, array):
+            for sql in (query, *extra):
                 res = conn.pgconn.exec_params(sql.encode(), [], result_format=fmt)
                 assert res.status == pq.ExecStatus.TUPLES_OK, (sql, res.error_message)
-                out.append((f"{sql[:12]} format {fmt}", [res.get_value(i, 0) for i in range(res.ntuples)]))
+                out.append((f"{sql[:12]} format {fmt}", (res.ftype(0), [res.get_value(i, 0) for i in range(res.ntuples)])))
     return out
+
+
+def _all_ways(dsn: str, texts: list[str]) -> list[tuple[str, object]]:
+    array = "SELECT ARRAY[" + ", ".join(_literal(t) for t in texts) + "] AS a"
+    return _every_way(dsn, [_literal(t) for t in texts], ("", "(FORMAT csv)", "(FORMAT binary)", "(DELIMITER '|')"),
+                      array)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -815,24 +823,8 @@ def _typed_values() -> st.SearchStrategy[tuple[str, list[str]]]:
 
 
 def _typed_ways(dsn: str, sql_type: str, literals: list[str | None]) -> list[tuple[str, object]]:
-    from psycopg import pq
-
-    def lit(v: str | None) -> str:
-        return f"CAST(NULL AS {sql_type})" if v is None else f"CAST('{v}' AS {sql_type})"
-
-    rows = " UNION ALL ".join(f"SELECT {i} AS k, {lit(v)} AS v" for i, v in enumerate(literals))
-    query = f"SELECT v FROM ({rows}) AS t ORDER BY k"
-    out: list[tuple[str, object]] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
-        for options in ("", "(FORMAT csv)", "(FORMAT binary)"):
-            with conn.cursor().copy(f"COPY ({query}) TO STDOUT {options}") as copy:
-                out.append((options or "text", [bytes(chunk) for chunk in copy]))
-        for fmt in (0, 1):
-            res = conn.pgconn.exec_params(query.encode(), [], result_format=fmt)
-            assert res.status == pq.ExecStatus.TUPLES_OK, (query, res.error_message)
-            out.append((f"format {fmt}", (res.ftype(0), [res.get_value(i, 0) for i in range(res.ntuples)])))
-    return out
+    casts = [f"CAST(NULL AS {sql_type})" if v is None else f"CAST('{v}' AS {sql_type})" for v in literals]
+    return _every_way(dsn, casts, ("", "(FORMAT csv)", "(FORMAT binary)"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
