@@ -968,14 +968,17 @@ def test_asyncpg_prepares_and_binds_as_against_postgresql(gateway, postgres_serv
 
 
 # Values that fail at run time, each with the SQLSTATE (and words) PostgreSQL gives the same
-# failure. Known differences are in docs/decisions.md: DuckDB answers 1/0 with NULL, and
-# float overflow, sqrt(-1) and ln(0) with IEEE values, where PostgreSQL raises.
+# failure. Known differences are in docs/decisions.md: DuckDB answers float overflow, sqrt(-1)
+# and ln(0) with IEEE values, where PostgreSQL raises.
 FAILING_VALUES = [
     "SELECT 'abc'::int", "SELECT 2147483648::int", "SELECT 32768::smallint", "SELECT 9223372036854775807 + 1",
     "SELECT '2024-13-01'::date", "SELECT 'x'::timestamp", "SELECT 'abc'::bytea::int", "SELECT mod(1, 0)",
     "SELECT 'true'::boolean, 'maybe'::boolean", "SELECT 1.5::numeric(2,1) * 100::numeric(2,0)",
     "SELECT company_id FROM companies WHERE company_id = 'x'", "SELECT nosuchcol FROM companies",
     "SELECT count(*) FROM companies GROUP BY nosuch", "SELECT * FROM nosuchtable", "SELECT nosuchfunc(1)",
+    "SELECT 1/0", "SELECT 1.5/0", "SELECT 2.5::float8 / 0", "SELECT company_id / 0 FROM companies",
+    "SELECT company_id::float8 / (company_id - company_id) FROM companies",
+    "SELECT 1 / (company_id - company_id)::numeric(10,2) FROM companies",
 ]
 
 
@@ -984,6 +987,7 @@ def _failures(dsn: str, make_table: bool) -> list[tuple[str | None, str | None]]
     with psycopg.connect(dsn, autocommit=True) as conn:
         if make_table:  # PostgreSQL's stand-in for the view, for this session only
             conn.execute("CREATE TEMP TABLE companies (company_id bigint, name text)")
+            conn.execute("INSERT INTO companies VALUES (1, 'one')")
         for sql in FAILING_VALUES:
             with pytest.raises(psycopg.Error) as info:
                 conn.execute(sql).fetchall()
@@ -997,3 +1001,38 @@ def test_run_time_failures_carry_postgresql_sqlstates(gateway, postgres_server) 
     real = _failures(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", True)
     ours = _failures(gateway.dsn("carol"), False)
     assert [(sql, o, r) for sql, o, r in zip(FAILING_VALUES, ours, real, strict=True) if o != r] == []
+
+
+# Division as PostgreSQL divides: integers truncate toward zero and stay integers.
+DIVISIONS = [
+    "SELECT 7/2, -7/2, 7/(-2), 7 % 3, 2147483647/2, 1/3",
+    "SELECT 7::smallint / 2::smallint, 9::bigint / 2, 9 / 2::bigint, 5.0::float8 / 2, 5::float4 / 2::float4",
+    "SELECT company_id / 2, -company_id / 3, (company_id + 1) / 2 * 3, (company_id / 2) / 2, "
+    "company_id::float8 / 4 FROM companies WHERE company_id = {id}",
+    "SELECT count(*) / 2, count(*) / count(*), max(company_id) / 2 FROM companies WHERE company_id = {id} "
+    "GROUP BY name",
+]
+
+
+def _divisions(dsn: str, company: tuple[int, str] | None) -> list[object]:
+    from psycopg import pq
+
+    out: list[object] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if company is None:
+            company = conn.execute("SELECT company_id, name FROM companies ORDER BY company_id LIMIT 1").fetchone()
+        else:  # PostgreSQL's stand-in for the view: the one row the statements read
+            conn.execute("CREATE TEMP TABLE companies (company_id bigint, name text)")
+            conn.execute("INSERT INTO companies VALUES (%s, %s)", company)
+        for sql in DIVISIONS:
+            res = conn.pgconn.exec_(sql.format(id=company[0]).encode())
+            assert res.status == pq.ExecStatus.TUPLES_OK, (sql, res.error_message)
+            out.append([(res.ftype(i), res.get_value(0, i)) for i in range(res.nfields)])
+    return out + [company]
+
+
+def test_integer_division_truncates_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    ours = _divisions(gateway.dsn("carol"), None)
+    real = _divisions(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", ours[-1])
+    assert ours == real
+    assert ours[0][:2] == [(23, b"3"), (23, b"-3")]
