@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exporters.encode import decimal_text, joined_bytes, may_contain, needs_quotes, quote_where, value_offsets
-from sql.errors import FeatureNotSupported, InvalidParameterValue
+from sql.errors import (
+    DatetimeFieldOverflow,
+    FeatureNotSupported,
+    InvalidDatetimeFormat,
+    InvalidParameterValue,
+    InvalidTextRepresentation,
+    NumericValueOutOfRange,
+)
 
 try:
     from gateway import _rows
@@ -918,28 +925,89 @@ def _numeric_from_binary(raw: bytes) -> decimal.Decimal:
     return -value if sign == 0x4000 else value
 
 
+_INT_RANGE = {INT2: (-(1 << 15), 1 << 15), INT4: (-(1 << 31), 1 << 31), INT8: (-(1 << 63), 1 << 63),
+              OID: (-(1 << 31), 1 << 32)}  # oidin also takes negative int4s
+_INTEGER_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+_FLOAT_WORDS = {"nan", "inf", "infinity"}
+_BOOL_WORDS = (("true", 1, True), ("yes", 1, True), ("on", 2, True), ("1", 1, True),
+               ("false", 1, False), ("no", 1, False), ("off", 2, False), ("0", 1, False))
+
+
+def _integer_from_text(oid: int, text: str) -> int:
+    """int2in / int4in / int8in: digits with a sign and spaces around; out of range is 22003."""
+    if not _INTEGER_TEXT.fullmatch(text):
+        raise ValueError(text)
+    value, (low, high) = int(text), _INT_RANGE[oid]
+    if not low <= value < high:
+        raise NumericValueOutOfRange(f'value "{text}" is out of range for type {TYPE_NAMES.get(oid, "oid")}')
+    return value & 0xFFFFFFFF if oid == OID else value
+
+
+def _float_from_text(oid: int, text: str) -> float:
+    """float4in / float8in: what strtod reads, where a finite value that overflows the type, or
+    a non-zero one that underflows to zero, is 22003 (``"1e39" is out of range for type real``)."""
+    word = text.strip().lower().lstrip("+-")
+    if word in _FLOAT_WORDS:
+        return float(word if text.strip()[:1] != "-" else "-" + word)
+    if "_" in text:
+        raise ValueError(text)
+    value, exact = float(text), decimal.Decimal(text)
+    if oid == FLOAT4 and math.isfinite(value):
+        try:
+            value = struct.unpack("f", struct.pack("f", value))[0]
+        except OverflowError:
+            value = math.inf
+    if math.isinf(value) or (value == 0 and exact != 0):
+        raise NumericValueOutOfRange(f'"{text}" is out of range for type {TYPE_NAMES[oid]}')
+    return value
+
+
+def _bool_from_text(text: str) -> bool:
+    """boolin: t/true/y/yes/on/1 and f/false/n/no/off/0, any unique prefix of a word."""
+    word = text.strip().lower()
+    for full, shortest, value in _BOOL_WORDS:
+        if len(word) >= shortest and full.startswith(word):
+            return value
+    raise ValueError(text)
+
+
+def _date_from_text(text: str) -> dt.date:
+    # date_in reads the date and ignores a time or zone after it: pgjdbc's setDate sends
+    # "1990-01-01 +00"
+    day = text.strip().replace("T", " ").split(" ", 1)[0]
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", day):
+            raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
+        raise InvalidDatetimeFormat(f'invalid input syntax for type date: "{text}"') from None
+
+
 def _text_param(oid: int, text: str) -> Any:
+    """A parameter sent as text, read as PostgreSQL's input function for its declared type
+    reads it, with its SQLSTATE and words when it does not read (22P02, 22003, 22007, 22008)."""
     if oid in ELEMENT_OF:
         return _array_from_text(ELEMENT_OF[oid], text)
     try:
-        if oid in (INT2, INT4, INT8, OID):
-            return int(text)
+        if oid in _INT_RANGE:
+            return _integer_from_text(oid, text)
         if oid in (FLOAT4, FLOAT8):
-            return float(text)
+            return _float_from_text(oid, text)
         if oid == NUMERIC:
-            return decimal.Decimal(text)
+            if "_" in text:
+                raise ValueError(text)
+            return decimal.Decimal(text.strip())
         if oid == BOOL:
-            return text.strip().lower() in ("t", "true", "1", "y", "yes", "on")
+            return _bool_from_text(text)
         if oid == DATE:
-            # date_in reads the date and ignores a time or zone after it: pgjdbc's setDate
-            # sends "1990-01-01 +00"
-            return dt.date.fromisoformat(text.strip().replace("T", " ").split(" ", 1)[0])
+            return _date_from_text(text)
         if oid == BYTEA:
             return _bytea_from_text(text)
         if oid == UUID:
             return str(uuid.UUID(text.strip()))  # as uuid_in reads it (braces, no dashes), written canonical
-    except ValueError as err:
-        raise InvalidParameterValue(f"invalid input syntax for type {TYPE_NAMES.get(oid, oid)}: {text!r}") from err
+    except (ValueError, decimal.InvalidOperation):
+        raise InvalidTextRepresentation(
+            f'invalid input syntax for type {TYPE_NAMES.get(oid, oid)}: "{text}"') from None
     return text
 
 

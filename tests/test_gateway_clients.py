@@ -1003,6 +1003,38 @@ def test_run_time_failures_carry_postgresql_sqlstates(gateway, postgres_server) 
     assert [(sql, o, r) for sql, o, r in zip(FAILING_VALUES, ours, real, strict=True) if o != r] == []
 
 
+# Parameters sent as text that PostgreSQL's input functions read, or refuse with a SQLSTATE:
+# ranges, underflow, spaces, underscores, special floats, boolean prefixes, impossible dates.
+TEXT_PARAMETERS = [
+    (b"1e39", 700), (b"3.5e38", 700), (b"-1e39", 700), (b"1e-50", 700), (b"1e-40", 700), (b"abc", 700),
+    (b" Infinity ", 700), (b"-inf", 701), (b"nan", 701), (b"1e309", 701), (b"1e-400", 701), (b"0.0e-999", 701),
+    (b"1_000", 701), (b"99999", 21), (b"-32768", 21), (b"2147483648", 23), (b"-2147483648", 23), (b" 12 ", 23),
+    (b"1.5", 23), (b"1_000", 23), (b"9223372036854775808", 20), (b"abc", 1700), (b"1_0", 1700), (b" 1.50 ", 1700),
+    (b"maybe", 16), (b"tr", 16), (b"o", 16), (b"of", 16), (b" YES ", 16), (b"2024-13-01", 1082), (b"abc", 1082),
+    (b"2024-02-30", 1082), (b"x", 2950), (b"{1,2,x}", 1007), (b"{1,99999}", 1005), (b"{t,maybe}", 1000),
+]
+
+
+def _text_parameter_answers(dsn: str) -> list[tuple[object, ...]]:
+    from psycopg import pq
+
+    out: list[tuple[object, ...]] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for value, oid in TEXT_PARAMETERS:
+            res = conn.pgconn.exec_params(b"SELECT $1", [value], [oid])
+            out.append((value, oid, res.error_field(pq.DiagnosticField.SQLSTATE),
+                        res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY),
+                        res.ftype(0) if res.nfields else None, res.get_value(0, 0) if res.ntuples else None))
+    return out
+
+
+def test_text_parameters_read_as_postgresql_input_functions(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    real = _text_parameter_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
+    ours = _text_parameter_answers(gateway.dsn("carol"))
+    assert [(o, r) for o, r in zip(ours, real, strict=True) if o != r] == []
+    assert sum(1 for answer in ours if answer[2] is None) >= 10  # some read, not all refused
+
+
 # Division as PostgreSQL divides: integers truncate toward zero and stay integers.
 DIVISIONS = [
     "SELECT 7/2, -7/2, 7/(-2), 7 % 3, 2147483647/2, 1/3",
