@@ -1035,18 +1035,24 @@ def test_text_parameters_read_as_postgresql_input_functions(gateway, postgres_se
     assert sum(1 for answer in ours if answer[2] is None) >= 10  # some read, not all refused
 
 
-# Division as PostgreSQL divides: integers truncate toward zero and stay integers.
-DIVISIONS = [
+# Arithmetic typed as PostgreSQL types it: integer division truncates toward zero and stays an
+# integer; a cast to numeric without a precision keeps the scale PostgreSQL keeps.
+ARITHMETIC = [
     "SELECT 7/2, -7/2, 7/(-2), 7 % 3, 2147483647/2, 1/3",
     "SELECT 7::smallint / 2::smallint, 9::bigint / 2, 9 / 2::bigint, 5.0::float8 / 2, 5::float4 / 2::float4",
     "SELECT company_id / 2, -company_id / 3, (company_id + 1) / 2 * 3, (company_id / 2) / 2, "
     "company_id::float8 / 4 FROM companies WHERE company_id = {id}",
     "SELECT count(*) / 2, count(*) / count(*), max(company_id) / 2 FROM companies WHERE company_id = {id} "
     "GROUP BY name",
+    "SELECT 0.000001::numeric, '0.000001'::numeric, 1.50::numeric, -12345678901234567.5::numeric, 7::numeric, "
+    "'1e-3'::numeric, round(2.5::float8::numeric, 4), round(0.000123456789::numeric, 8)",
+    "SELECT company_id::numeric, count(*)::numeric, sum(company_id)::numeric, "
+    "round((company_id::float8 / 3)::numeric, 4), round(avg(company_id)::numeric, 2) FROM companies "
+    "WHERE company_id = {id} GROUP BY company_id",
 ]
 
 
-def _divisions(dsn: str, company: tuple[int, str] | None) -> list[object]:
+def _arithmetic(dsn: str, company: tuple[int, str] | None) -> list[object]:
     from psycopg import pq
 
     out: list[object] = []
@@ -1056,15 +1062,16 @@ def _divisions(dsn: str, company: tuple[int, str] | None) -> list[object]:
         else:  # PostgreSQL's stand-in for the view: the one row the statements read
             conn.execute("CREATE TEMP TABLE companies (company_id bigint, name text)")
             conn.execute("INSERT INTO companies VALUES (%s, %s)", company)
-        for sql in DIVISIONS:
+        for sql in ARITHMETIC:
             res = conn.pgconn.exec_(sql.format(id=company[0]).encode())
             assert res.status == pq.ExecStatus.TUPLES_OK, (sql, res.error_message)
             out.append([(res.ftype(i), res.get_value(0, i)) for i in range(res.nfields)])
     return out + [company]
 
 
-def test_integer_division_truncates_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
-    ours = _divisions(gateway.dsn("carol"), None)
-    real = _divisions(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", ours[-1])
+def test_arithmetic_types_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    ours = _arithmetic(gateway.dsn("carol"), None)
+    real = _arithmetic(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", ours[-1])
     assert ours == real
     assert ours[0][:2] == [(23, b"3"), (23, b"-3")]
+    assert ours[4][0] == (1700, b"0.000001")

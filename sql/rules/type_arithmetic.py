@@ -1,0 +1,165 @@
+"""Arithmetic typed as PostgreSQL types it: division, and casts to numeric without a precision.
+
+    7 / 2                ->  7 // 2          (PostgreSQL: 3 of type integer; DuckDB's / gives 3.5)
+    price / qty          ->  price / CASE WHEN qty = 0 THEN error('division by zero') ELSE qty END
+    count(*)::numeric    ->  CAST(count(*) AS DECIMAL(38, 0))
+    avg(x)::numeric      ->  CAST(avg(x) AS DECIMAL(38, 10))
+    '0.000001'::numeric  ->  CAST('0.000001' AS DECIMAL(38, 6))
+    revenue::numeric     ->  revenue         (already a decimal: PostgreSQL keeps its scale)
+
+DuckDB's `/` always divides as a double, and answers a division by zero with Infinity (or
+NULL). PostgreSQL divides two integers as integers, truncating toward zero, and raises 22012
+for any division by zero. DuckDB's `//` is exactly PostgreSQL's integer division, and raises on
+zero by itself; every other numeric division gets its divisor guarded (views/warehouse.py maps
+the error to 22012).
+
+PostgreSQL's numeric has no fixed scale; DuckDB's DECIMAL without one is DECIMAL(18,3), which
+cut `round(x::numeric, 4)` to three decimals and overflowed past 10^15. A cast to numeric gets
+the scale PostgreSQL would keep: 0 for integers, the decimal's own, the literal's, and ten
+places for a float (PostgreSQL writes a float's 15 significant digits; DuckDB has no scale per
+value), at the widest precision.
+
+Types come from sqlglot's annotator over a qualified *copy* of the query, typed with the views'
+catalog; each node is marked before the copy so its twin there can be found. An operand whose
+type the annotator cannot tell (a parameter, a masked column, a column of a VALUES list) leaves
+the node as DuckDB has it. Known gap: sum(bigint) inside other arithmetic counts as an
+integer, where PostgreSQL's sum(bigint) is numeric (a bare sum(bigint) operand is handled).
+"""
+
+from __future__ import annotations
+
+import decimal
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from sql.parse import DIALECT
+from sql.rules.context import Context
+
+_INTEGER = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
+            exp.DataType.Type.BIGINT}
+_NUMBER = _INTEGER | {exp.DataType.Type.DECIMAL, exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE}
+_MARK = "egress_arithmetic"
+_WIDEST = 38
+_FLOAT_SCALE = 10
+
+
+def _schema(ctx: Context) -> dict[str, dict[str, str]]:
+    """The used views' visible columns with their types; a masked column's type is unknown."""
+    schema: dict[str, dict[str, str]] = {}
+    for name in sorted(ctx.views_used):
+        view = ctx.catalog.view(name)
+        assert view is not None
+        schema[view.name] = {
+            c.name: "unknown" if ctx.principal.role.mask_for(view.name, c.name) else c.type
+            for c in ctx.principal.visible_columns(view)
+        }
+    return schema
+
+
+def _typed(ctx: Context) -> dict[int, exp.Expression]:
+    """Each marked node's annotated twin, by mark; empty when the query cannot be typed."""
+    try:
+        copy = qualify(ctx.tree.copy(), schema=_schema(ctx), dialect=DIALECT, validate_qualify_columns=False,
+                       expand_stars=False, quote_identifiers=False)
+        annotate_types(copy, schema=_schema(ctx), dialect=DIALECT)
+    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
+        return {}
+    return {node.meta[_MARK]: node for node in copy.walk() if node.meta and _MARK in node.meta}
+
+
+def _type_of(node: exp.Expression) -> exp.DataType.Type | None:
+    return node.type.this if node.type is not None else None
+
+
+def integral(node: exp.Expression) -> bool:
+    """Whether PostgreSQL computes ``node`` (from the annotated copy) as an integer type."""
+    if isinstance(node, (exp.Paren, exp.Neg)):
+        return integral(node.this)
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Div)):
+        return integral(node.left) and integral(node.right)
+    if isinstance(node, exp.Sum):  # sum(int2/int4) is bigint; sum(int8) is numeric
+        return _type_of(node.this) in _INTEGER - {exp.DataType.Type.BIGINT}
+    return _type_of(node) in _INTEGER
+
+
+def _literal_value(node: exp.Expression) -> decimal.Decimal | None:
+    """A (possibly negated) number or string literal's exact value; None for anything else."""
+    negative = False
+    while isinstance(node, (exp.Paren, exp.Neg)):
+        negative ^= isinstance(node, exp.Neg)
+        node = node.this
+    if not isinstance(node, exp.Literal):
+        return None
+    try:
+        value = decimal.Decimal(node.this.strip())
+    except decimal.InvalidOperation:
+        return None
+    return -value if negative else value
+
+
+def _nonzero_literal(node: exp.Expression) -> bool:
+    value = _literal_value(node)
+    return value is not None and not value.is_nan() and value != 0
+
+
+def _guarded(divisor: exp.Expression) -> exp.Expression:
+    zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+    fail = exp.Anonymous(this="error", expressions=[exp.Literal.string("division by zero")])
+    return exp.Case(ifs=[exp.If(this=zero, true=fail)], default=divisor.copy())
+
+
+def _unconstrained_numeric(node: exp.Expression) -> bool:
+    return (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.DECIMAL
+            and not node.to.expressions)
+
+
+def _decimal(scale: int) -> exp.DataType:
+    return exp.DataType.build(f"DECIMAL({_WIDEST}, {scale})")
+
+
+def _numeric_cast(node: exp.Cast, twin: exp.Cast) -> None:
+    """Give a cast to unconstrained numeric the scale PostgreSQL keeps (module docstring)."""
+    value = _literal_value(node.this)
+    if value is not None:
+        if value.is_finite():
+            scale = max(0, -int(value.as_tuple().exponent))
+            if scale <= _WIDEST and value.adjusted() + 1 + scale <= _WIDEST:
+                node.set("to", _decimal(scale))
+        return
+    kind = _type_of(twin.this)
+    if kind == exp.DataType.Type.DECIMAL:
+        node.replace(node.this)  # numeric to numeric keeps the value's own scale
+    elif integral(twin.this) or (isinstance(twin.this, exp.Sum) and integral(twin.this.this)):
+        node.set("to", _decimal(0))  # sum(bigint) is a numeric of scale 0
+    elif kind in (exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE):
+        node.set("to", _decimal(_FLOAT_SCALE))
+
+
+def type_arithmetic(ctx: Context) -> None:
+    divisions = list(ctx.tree.find_all(exp.Div))
+    casts = [node for node in ctx.tree.find_all(exp.Cast) if _unconstrained_numeric(node)]
+    if not divisions and not casts:
+        return
+    nodes: list[exp.Expression] = [*casts, *divisions]
+    for number, node in enumerate(nodes):
+        node.meta[_MARK] = number
+    twins = _typed(ctx)
+    for node in nodes:
+        node.meta.pop(_MARK, None)
+    # Casts first, then divisions innermost first (find_all is breadth-first): a guard copies
+    # its divisor, which must already hold its own casts and divisions rewritten.
+    for number, node in enumerate(casts):
+        twin = twins.get(number)
+        if isinstance(node, exp.Cast) and isinstance(twin, exp.Cast):
+            _numeric_cast(node, twin)
+    for number, node in reversed(list(enumerate(divisions, start=len(casts)))):
+        twin = twins.get(number)
+        if not isinstance(node, exp.Div) or not isinstance(twin, exp.Div):
+            continue
+        if integral(twin.left) and integral(twin.right):
+            node.replace(exp.IntDiv(this=node.left, expression=node.right))
+        elif _type_of(twin.right) in _NUMBER and not _nonzero_literal(node.right):
+            node.set("expression", _guarded(node.right))
