@@ -49,6 +49,13 @@ SCALAR = frozenset(
 
 ALLOWED: frozenset[str] = AGGREGATES | WINDOW | SCALAR
 
+# Names PostgreSQL and DuckDB both have, with different answers: refused (0A000) rather than
+# answered DuckDB's way. PostgreSQL's regexp_matches returns the matches as text[] rows;
+# DuckDB's returns a boolean.
+DIFFERENT: dict[str, str] = {
+    "regexp_matches": "use ~ or regexp_like() to test for a match, substring(text from pattern) for the matched text",
+}
+
 
 def function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):

@@ -56,6 +56,25 @@ class EgressPostgres(Postgres):
                 this = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[this], nested=True)
             return this
 
+        def _parse_type(self, *args: object, **kwargs: object) -> exp.Expression | None:
+            # PostgreSQL casts a typed literal before the casts after it: DATE '2024-03-15'::timestamp
+            # is a timestamp. sqlglot applies `::timestamp` to the string and DATE last, which
+            # answered a date (and TIMESTAMP '...'::date a timestamp).
+            start = self._index
+            this = super()._parse_type(*args, **kwargs)  # type: ignore[arg-type]
+            tokens = self._tokens
+            if (isinstance(this, exp.Cast) and isinstance(this.this, exp.Cast) and start + 2 < len(tokens)
+                    and tokens[start].token_type in self.TYPE_TOKENS
+                    and tokens[start + 1].token_type == TokenType.STRING
+                    and tokens[start + 2].token_type == TokenType.DCOLON):
+                casts = this.this
+                innermost = casts
+                while isinstance(innermost.this, exp.Cast):
+                    innermost = innermost.this
+                innermost.set("this", exp.Cast(this=innermost.this, to=this.to))
+                return casts
+            return this
+
 
 def _builtin_type(node: exp.Expression | None) -> exp.Expression | None:
     """``pg_catalog.int8`` (as asyncpg and psql qualify types; ``_int8`` is its array) as the

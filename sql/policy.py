@@ -7,6 +7,7 @@ SQLSTATE; the original text is never run.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -18,6 +19,7 @@ from sql.errors import (
     FeatureNotSupported,
     InsufficientPrivilege,
     InternalError,
+    InvalidParameterValue,
     ReadOnly,
     SyntaxError_,
 )
@@ -110,11 +112,78 @@ _QUOTE_IDENT = sqlglot.parse_one(
     read="duckdb")
 
 
+# format()'s specifiers: %[n$][-][width]type, type s, I, L or %
+_FORMAT_SPEC = re.compile(r"%(?:([0-9]+)\$)?(-?[0-9]*)([sIL%])|%")
+
+
+def _format(node: exp.Format) -> exp.Expression:
+    """PostgreSQL's format() as DuckDB's printf (DuckDB's own format() reads `{}`, so `%s`
+    came back as written): %s is the argument's text or nothing for NULL, %I quote_ident,
+    %L quote_nullable, with positions, widths and left-justifying as PostgreSQL reads them."""
+    template, args = node.this, list(node.expressions)
+    if not isinstance(template, exp.Literal) or not template.is_string:
+        raise FeatureNotSupported("format() needs its format string as a literal")
+    out, values, last = [], [], 0
+    cursor = 0
+    for match in _FORMAT_SPEC.finditer(template.this):
+        out.append(template.this[cursor:match.start()])
+        cursor = match.end()
+        position, width, kind = match.groups()
+        if kind is None:
+            raise InvalidParameterValue("unrecognized format() type specifier")
+        if kind == "%":
+            out.append("%%")
+            continue
+        last = int(position) if position else last + 1
+        if not 1 <= last <= len(args):
+            raise InvalidParameterValue("too few arguments for format()")
+        value = args[last - 1].copy()
+        if kind == "s":
+            value = exp.Coalesce(this=exp.cast(value, "VARCHAR"), expressions=[exp.Literal.string("")])
+        else:
+            name = "quote_ident" if kind == "I" else "quote_nullable"
+            value = _postgres_functions(exp.Anonymous(this=name, expressions=[value]))
+        out.append(f"%{width}s")
+        values.append(value)
+    out.append(template.this[cursor:])
+    return exp.Anonymous(this="printf", expressions=[exp.Literal.string("".join(out)), *values])
+
+
+# int4 in PostgreSQL, BIGINT (cardinality: UBIGINT) in DuckDB
+_POSTGRES_INTEGERS = (exp.Length, exp.StrPosition, exp.ArraySize)
+
+
+def _postgres_result_types(tree: exp.Expression) -> None:
+    """Functions PostgreSQL answers as integer (int4) and DuckDB as BIGINT, cast to INTEGER, so
+    a client reads the type PostgreSQL would send (length(name) is int4). In place: each node
+    keeps its own children, so nested ones are cast too."""
+    cardinality = [n for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "cardinality"]
+    for node in [*tree.find_all(*_POSTGRES_INTEGERS), *cardinality]:
+        cast = exp.Cast(to=exp.DataType.build("INTEGER"))
+        node.replace(cast)
+        cast.set("this", node)
+
+
 def _postgres_functions(node: exp.Expression) -> exp.Expression:
     """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
     quote_nullable and quote_ident; json_build_object and json_agg as DuckDB's json_object and
-    to_json of a list."""
+    to_json of a list; format() as printf; octet_length of text as strlen; every() as
+    bool_and; encode(bytes, 'hex' | 'base64')."""
+    if isinstance(node, exp.Format):
+        return _format(node)
+    if isinstance(node, exp.Encode) and isinstance(node.args.get("charset"), exp.Literal):
+        kind = str(node.args["charset"].this).lower()
+        if kind == "hex":
+            return exp.Lower(this=exp.Hex(this=node.this.copy()))
+        if kind == "base64":
+            return exp.Anonymous(this="to_base64", expressions=[node.this.copy()])
+        raise FeatureNotSupported(f'encoding "{kind}" is not supported', hint="use hex or base64")
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "octet_length" and len(node.expressions) == 1:
+        arg = node.expressions[0].copy()
+        return exp.cast(exp.Anonymous(this="strlen", expressions=[exp.cast(arg, "VARCHAR")]), "INTEGER")
+    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "every":
+        return exp.Anonymous(this="bool_and", expressions=[e.copy() for e in node.expressions])
     if isinstance(node, exp.JSONArrayAgg):  # json_agg(x [ORDER BY ...]): to_json(list(...)) keeps both
         return exp.Anonymous(this="to_json", expressions=[exp.Anonymous(this="list", expressions=[node.this.copy()])])
     if isinstance(node, exp.Anonymous) and str(node.name).lower() in ("json_build_object", "jsonb_build_object"):
@@ -159,7 +228,10 @@ def compile_tree(
     for rule in RULES:
         rule(ctx)
     try:
+        _postgres_result_types(ctx.tree)
         sql = ctx.tree.transform(_postgres_functions).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except EgressError:
+        raise
     except SqlglotError as err:
         raise FeatureNotSupported(f"cannot translate this query: {err.__class__.__name__}") from None
     except Exception as err:  # a generator bug must refuse, never run something else

@@ -5,12 +5,16 @@ from __future__ import annotations
 from sqlglot import exp
 
 from sql import functions
-from sql.errors import UndefinedFunction
+from sql.errors import FeatureNotSupported, UndefinedFunction
 from sql.rules.context import Context
 
 
 def check_functions(ctx: Context) -> None:
     for node in ctx.tree.walk():
+        if isinstance(node, exp.Func) and functions.function_name(node) in functions.DIFFERENT:
+            name = functions.function_name(node)
+            raise FeatureNotSupported(f"function {name} is not supported: it answers differently here",
+                                      position=ctx.position(node), hint=functions.DIFFERENT[name])
         if isinstance(node, exp.Func) and not functions.is_allowed(node):
             name = functions.display_name(node)
             raise UndefinedFunction(

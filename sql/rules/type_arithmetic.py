@@ -138,24 +138,48 @@ def _numeric_cast(node: exp.Cast, twin: exp.Cast) -> None:
         node.set("to", _decimal(_FLOAT_SCALE))
 
 
+def _wrap(node: exp.Expression, to: str) -> None:
+    """Cast ``node`` in place, keeping the node itself (its children may be rewritten later)."""
+    cast = exp.Cast(to=exp.DataType.build(to))
+    node.replace(cast)
+    cast.set("this", node)
+
+
+def _result_type(node: exp.Expression, twin: exp.Expression) -> None:
+    """sum() of int2/int4 is bigint in PostgreSQL (DuckDB: HUGEINT, sent as numeric), and a
+    date minus a date is an integer of days (DuckDB: BIGINT)."""
+    if isinstance(node, exp.Sum) and _type_of(twin.this) in _INTEGER - {exp.DataType.Type.BIGINT}:
+        while isinstance(node.parent, (exp.Window, exp.Filter)) and node.arg_key == "this":
+            node = node.parent  # sum(x) FILTER (...) OVER (...) is cast whole
+        _wrap(node, "BIGINT")
+    elif (isinstance(node, exp.Sub) and _type_of(twin.left) == exp.DataType.Type.DATE
+          and _type_of(twin.right) == exp.DataType.Type.DATE):
+        _wrap(node, "INTEGER")
+
+
 def type_arithmetic(ctx: Context) -> None:
-    divisions = list(ctx.tree.find_all(exp.Div))
     casts = [node for node in ctx.tree.find_all(exp.Cast) if _unconstrained_numeric(node)]
-    if not divisions and not casts:
+    results = list(ctx.tree.find_all(exp.Sum, exp.Sub))
+    divisions = list(ctx.tree.find_all(exp.Div))
+    nodes: list[exp.Expression] = [*casts, *results, *divisions]
+    if not nodes:
         return
-    nodes: list[exp.Expression] = [*casts, *divisions]
     for number, node in enumerate(nodes):
         node.meta[_MARK] = number
     twins = _typed(ctx)
     for node in nodes:
         node.meta.pop(_MARK, None)
-    # Casts first, then divisions innermost first (find_all is breadth-first): a guard copies
-    # its divisor, which must already hold its own casts and divisions rewritten.
-    for number, node in enumerate(casts):
+    # Casts and result types first, then divisions innermost first (find_all is breadth-first):
+    # a guard copies its divisor, which must already hold its own rewrites.
+    for number, node in enumerate(nodes[:len(casts) + len(results)]):
         twin = twins.get(number)
-        if isinstance(node, exp.Cast) and isinstance(twin, exp.Cast):
-            _numeric_cast(node, twin)
-    for number, node in reversed(list(enumerate(divisions, start=len(casts)))):
+        if twin is None or type(twin) is not type(node):
+            continue
+        if isinstance(node, exp.Cast):
+            _numeric_cast(node, twin)  # type: ignore[arg-type]
+        else:
+            _result_type(node, twin)
+    for number, node in reversed(list(enumerate(divisions, start=len(casts) + len(results)))):
         twin = twins.get(number)
         if not isinstance(node, exp.Div) or not isinstance(twin, exp.Div):
             continue
