@@ -48,6 +48,21 @@ class EgressPostgres(Postgres):
             return core
 
     class Parser(Postgres.Parser):
+        # date_part() and EXTRACT both parse as exp.Extract; PostgreSQL answers the first as a
+        # double and the second as numeric (sql/rules/type_arithmetic.py), so date_part's node
+        # carries a mark.
+        FUNCTION_PARSERS = {**Postgres.Parser.FUNCTION_PARSERS,
+                            "DATE_PART": lambda self: _marked(self._parse_date_part(), DATE_PART)}
+
+        def _parse_function_call(self, *args: object, **kwargs: object) -> exp.Expression | None:
+            # The name as written, for the result column's name (sql/rules/name_columns.py):
+            # sqlglot keeps strpos() and position() as one node, char_length() as length().
+            token = self._curr
+            node = super()._parse_function_call(*args, **kwargs)  # type: ignore[arg-type]
+            if node is not None and token is not None and token.token_type != TokenType.L_PAREN:
+                node.meta.setdefault(CALLED, token.text.lower())
+            return node
+
         def _parse_types(self, *args: object, **kwargs: object) -> exp.Expression | None:
             this = _builtin_type(super()._parse_types(*args, **kwargs))  # type: ignore[arg-type]
             while _is_oid_type(this) and self._curr and self._next \
@@ -74,6 +89,16 @@ class EgressPostgres(Postgres):
                 innermost.set("this", exp.Cast(this=innermost.this, to=this.to))
                 return casts
             return this
+
+
+DATE_PART = "egress_date_part"  # meta key on an exp.Extract parsed from date_part()
+CALLED = "egress_called"  # meta key: the name a function was called by
+
+
+def _marked(node: exp.Expression | None, key: str) -> exp.Expression | None:
+    if node is not None:
+        node.meta[key] = True
+    return node
 
 
 def _builtin_type(node: exp.Expression | None) -> exp.Expression | None:

@@ -35,7 +35,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from sql.parse import DIALECT
+from sql.parse import DATE_PART, DIALECT
 from sql.rules.context import Context
 
 _INTEGER = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
@@ -157,9 +157,44 @@ def _result_type(node: exp.Expression, twin: exp.Expression) -> None:
         _wrap(node, "INTEGER")
 
 
+# EXTRACT's fields PostgreSQL answers as a numeric of scale 0; second, milliseconds and
+# microseconds carry the fraction (scales 6, 3, 0), where DuckDB's are whole numbers.
+_WHOLE_FIELDS = {"YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "QUARTER", "WEEK", "DOW", "ISODOW", "DOY",
+                 "DECADE", "CENTURY", "MILLENNIUM", "ISOYEAR"}
+_FRACTION_SCALES = {"SECOND": 6, "MILLISECONDS": 3, "MICROSECONDS": 0}
+_TIMESTAMPS = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ}
+
+
+def _extract(node: exp.Extract, twin: exp.Extract) -> None:
+    """EXTRACT as PostgreSQL 14+ answers it (numeric, with the fraction of a second), and
+    date_part() as a double: DuckDB answers both with a BIGINT (the seconds without their
+    fraction) or, for epoch, a double."""
+    field, operand = node.this.name.upper(), _type_of(twin.expression)
+    as_double = bool(node.meta.get(DATE_PART))
+    if field in _WHOLE_FIELDS:
+        _wrap(node, "DOUBLE" if as_double else "DECIMAL(38, 0)")
+    elif field in _FRACTION_SCALES:
+        micros = exp.Extract(this=exp.var("MICROSECONDS"), expression=node.expression)
+        scale = _FRACTION_SCALES[field]
+        if as_double:
+            made: exp.Expression = exp.Div(this=exp.cast(micros, "DOUBLE"),
+                                           expression=exp.Literal.number(10 ** scale))
+        else:
+            made = exp.cast(micros, "DECIMAL(38, 0)")
+            if scale:
+                made = exp.Mul(this=made, expression=exp.Literal.number(f"0.{'0' * (scale - 1)}1"))
+        node.replace(exp.paren(made, copy=False))
+    elif field == "EPOCH" and not as_double and operand in _TIMESTAMPS:
+        micros = exp.Anonymous(this="epoch_us", expressions=[node.expression])
+        node.replace(exp.paren(exp.Mul(this=exp.cast(micros, "DECIMAL(38, 0)"),
+                                       expression=exp.Literal.number("0.000001")), copy=False))
+    elif field == "EPOCH" and not as_double and operand == exp.DataType.Type.DATE:
+        _wrap(node, "DECIMAL(38, 0)")
+
+
 def type_arithmetic(ctx: Context) -> None:
     casts = [node for node in ctx.tree.find_all(exp.Cast) if _unconstrained_numeric(node)]
-    results = list(ctx.tree.find_all(exp.Sum, exp.Sub))
+    results = list(ctx.tree.find_all(exp.Sum, exp.Sub, exp.Extract))
     divisions = list(ctx.tree.find_all(exp.Div))
     nodes: list[exp.Expression] = [*casts, *results, *divisions]
     if not nodes:
@@ -177,6 +212,8 @@ def type_arithmetic(ctx: Context) -> None:
             continue
         if isinstance(node, exp.Cast):
             _numeric_cast(node, twin)  # type: ignore[arg-type]
+        elif isinstance(node, exp.Extract):
+            _extract(node, twin)  # type: ignore[arg-type]
         else:
             _result_type(node, twin)
     for number, node in reversed(list(enumerate(divisions, start=len(casts) + len(results)))):
