@@ -164,6 +164,41 @@ def _postgres_result_types(tree: exp.Expression) -> None:
         cast.set("this", node)
 
 
+def _array_items(text: str) -> list[str | None] | None:
+    """A one-dimensional PostgreSQL array literal's items (array_in's reading: quotes,
+    backslash escapes, spaces around items, unquoted NULL); None for anything else."""
+    text = text.strip()
+    if len(text) < 2 or text[0] != "{" or text[-1] != "}":
+        return None
+    body, items, i = text[1:-1], [], 0
+    if not body.strip():
+        return []
+    while True:
+        while i < len(body) and body[i].isspace():
+            i += 1
+        item, quoted, seen, kept = [], False, False, 0
+        while i < len(body) and (quoted or body[i] != ","):
+            char = body[i]
+            if char in "{}" and not quoted:
+                return None  # nested: left to DuckDB
+            if char == '"':
+                quoted, seen = not quoted, True
+                kept = len(item)  # spaces after a closing quote are not the item's
+            elif char == "\\" and i + 1 < len(body):
+                i += 1
+                item.append(body[i])
+            else:
+                item.append(char)
+            i += 1
+        if quoted:
+            return None
+        value = "".join(item[:kept]) + "".join(item[kept:]).rstrip() if seen else "".join(item).rstrip()
+        items.append(None if not seen and value.upper() == "NULL" else value)
+        if i >= len(body):
+            return items
+        i += 1  # the comma
+
+
 def _postgres_functions(node: exp.Expression) -> exp.Expression:
     """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
@@ -172,6 +207,12 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
     bool_and; encode(bytes, 'hex' | 'base64')."""
     if isinstance(node, exp.Format):
         return _format(node)
+    if (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.ARRAY and isinstance(node.this, exp.Literal)
+            and node.this.is_string):  # '{1,2}'::int[]: DuckDB reads only its own list syntax
+        items = _array_items(node.this.this)
+        if items is not None:
+            array = exp.Array(expressions=[exp.Null() if v is None else exp.Literal.string(v) for v in items])
+            return exp.Cast(this=exp.cast(array, "VARCHAR[]"), to=node.to.copy())
     if isinstance(node, exp.Encode) and isinstance(node.args.get("charset"), exp.Literal):
         kind = str(node.args["charset"].this).lower()
         if kind == "hex":
