@@ -137,7 +137,7 @@ def _format(node: exp.Format) -> exp.Expression:
         last = int(position) if position else last + 1
         if not 1 <= last <= len(args):
             raise InvalidParameterValue("too few arguments for format()")
-        value = args[last - 1].copy()
+        value = args[last - 1].transform(_postgres_functions)  # a new node's children are not visited
         if kind == "s":
             value = exp.Coalesce(this=exp.cast(value, "VARCHAR"), expressions=[exp.Literal.string("")])
         else:
@@ -216,15 +216,15 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Encode) and isinstance(node.args.get("charset"), exp.Literal):
         kind = str(node.args["charset"].this).lower()
         if kind == "hex":
-            return exp.Lower(this=exp.Hex(this=node.this.copy()))
+            return exp.Lower(this=exp.Hex(this=node.this.transform(_postgres_functions)))
         if kind == "base64":
-            return exp.Anonymous(this="to_base64", expressions=[node.this.copy()])
+            return exp.Anonymous(this="to_base64", expressions=[node.this.transform(_postgres_functions)])
         raise FeatureNotSupported(f'encoding "{kind}" is not supported', hint="use hex or base64")
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "octet_length" and len(node.expressions) == 1:
-        arg = node.expressions[0].copy()
+        arg = node.expressions[0].transform(_postgres_functions)
         return exp.cast(exp.Anonymous(this="strlen", expressions=[exp.cast(arg, "VARCHAR")]), "INTEGER")
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "every":
-        return exp.Anonymous(this="bool_and", expressions=[e.copy() for e in node.expressions])
+        return exp.Anonymous(this="bool_and", expressions=[e.transform(_postgres_functions) for e in node.expressions])
     if isinstance(node, exp.JSONArrayAgg):  # json_agg(x [ORDER BY ...]): to_json(list(...)) keeps both
         return exp.Anonymous(this="to_json", expressions=[exp.Anonymous(this="list", expressions=[node.this.copy()])])
     if isinstance(node, exp.Anonymous) and str(node.name).lower() in ("json_build_object", "jsonb_build_object"):

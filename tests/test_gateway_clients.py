@@ -1029,7 +1029,7 @@ EXPRESSIONS = [
     "extract(epoch from date '2024-03-15')", "extract(hour from interval '27 hours')", "date_part('year', date '2024-03-15')",
     "date_part('second', timestamp '2024-03-15 10:11:12.5')", "date_part('epoch', timestamp '2024-03-15 10:11:12.5')",
     "extract(quarter from timestamp '2024-03-15 10:11:12')", "'{1,2}'::int[]", "'{ a ,\"b c\" , NULL,\"NULL\"}'::text[]",
-    "'{}'::int[]", "cast('{1.5, 2}' as numeric(3,1)[])",
+    "'{}'::int[]", "cast('{1.5, 2}' as numeric(3,1)[])", "(date '2024-03-15' - date '2024-03-01') / 7",
 ] + [f"{aggregate} FROM (VALUES (1, 1.5::float8, 'a'), (2, 2.5::float8, 'b'), (4, 4.0::float8, 'c')) AS t(x, f, s)"
      for aggregate in ("count(*)", "sum(x)", "min(x)", "max(s)", "sum(f)", "avg(f)", "string_agg(s, ',')",
                        "array_agg(x)", "bool_and(x > 0)", "every(x > 1)", "count(distinct x)", "sum(x) over ()",

@@ -61,10 +61,11 @@ def _schema(ctx: Context) -> dict[str, dict[str, str]]:
 
 def _typed(ctx: Context) -> dict[int, exp.Expression]:
     """Each marked node's annotated twin, by mark; empty when the query cannot be typed."""
+    schema = _schema(ctx)
     try:
-        copy = qualify(ctx.tree.copy(), schema=_schema(ctx), dialect=DIALECT, validate_qualify_columns=False,
+        copy = qualify(ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
                        expand_stars=False, quote_identifiers=False)
-        annotate_types(copy, schema=_schema(ctx), dialect=DIALECT)
+        annotate_types(copy, schema=schema, dialect=DIALECT)
     except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
         return {}
     return {node.meta[_MARK]: node for node in copy.walk() if node.meta and _MARK in node.meta}
@@ -78,10 +79,14 @@ def integral(node: exp.Expression) -> bool:
     """Whether PostgreSQL computes ``node`` (from the annotated copy) as an integer type."""
     if isinstance(node, (exp.Paren, exp.Neg)):
         return integral(node.this)
+    if isinstance(node, exp.Sub) and _type_of(node.left) == _type_of(node.right) == exp.DataType.Type.DATE:
+        return True  # a date minus a date is days: (d1 - d2) / 7 is whole weeks
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Div)):
         return integral(node.left) and integral(node.right)
     if isinstance(node, exp.Sum):  # sum(int2/int4) is bigint; sum(int8) is numeric
         return _type_of(node.this) in _INTEGER - {exp.DataType.Type.BIGINT}
+    if isinstance(node, exp.Extract):
+        return False  # numeric (PostgreSQL 14+), date_part() a double
     return _type_of(node) in _INTEGER
 
 
