@@ -204,9 +204,13 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
     quote_nullable and quote_ident; json_build_object and json_agg as DuckDB's json_object and
     to_json of a list; format() as printf; octet_length of text as strlen; every() as
-    bool_and; encode(bytes, 'hex' | 'base64')."""
+    bool_and; encode(bytes, 'hex' | 'base64'); current_date and current_timestamp as calls."""
     if isinstance(node, exp.Format):
         return _format(node)
+    if isinstance(node, (exp.CurrentDate, exp.CurrentTimestamp)) and not node.args:
+        # as calls: DuckDB reads a bare current_date as a column when the select list has one
+        # of that name, and name_columns names the column current_date, as PostgreSQL does
+        return exp.Anonymous(this="today" if isinstance(node, exp.CurrentDate) else "now", expressions=[])
     if (isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.ARRAY and isinstance(node.this, exp.Literal)
             and node.this.is_string):  # '{1,2}'::int[]: DuckDB reads only its own list syntax
         items = _array_items(node.this.this)

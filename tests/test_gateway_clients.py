@@ -1058,6 +1058,10 @@ def test_common_expressions_answer_as_postgresql_does(gateway, postgres_server) 
     with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.FeatureNotSupported):  # a boolean here, text[] rows there
             conn.execute("SELECT regexp_matches('abc', 'b')")
+        clock = "SELECT current_date, current_timestamp, now(), now()::date, current_date + 1 AS tomorrow"
+        names = [c.name for c in conn.execute(clock).description]
+    with psycopg.connect(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres") as conn:
+        assert names == [c.name for c in conn.execute(clock).description]
 
 
 # Parameters sent as text that PostgreSQL's input functions read, or refuse with a SQLSTATE:

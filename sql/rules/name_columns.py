@@ -72,10 +72,10 @@ def _pg_name(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Anonymous) and str(node.name).lower() == "columns":
         return None
     current = node.this if isinstance(node, exp.Cast) else node
-    if isinstance(current, (exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime)):
-        # No alias "current_date": DuckDB would read a current_date elsewhere in the list as
-        # that column. now() is "now" as in PostgreSQL.
-        return "now" if isinstance(current, exp.CurrentTimestamp) else None
+    if isinstance(current, exp.CurrentTime):
+        # No alias "current_time": DuckDB would read a current_time elsewhere in the list as
+        # that column (current_date and current_timestamp are generated as calls: policy.py)
+        return None
     return _figure(node)[0] or "?column?"
 
 
