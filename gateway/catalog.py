@@ -231,6 +231,11 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
             if target == "oid[]":  # asyncpg: ti.oid = any($1::oid[])
                 return exp.cast(node.this, "BIGINT[]")
             if target == "regtype":
+                if isinstance(node.this, exp.Literal) and node.this.is_string:  # 'int4'::regtype
+                    oid = pgcatalog.type_oid(node.this.name)
+                    if oid is None:
+                        raise ObjectNotFound(f'type "{node.this.name}" does not exist')
+                    return _format_type(exp.Literal.number(oid), exp.Literal.number(-1))
                 return _format_type(node.this, exp.Literal.number(-1))
             if "." in node.to.sql(dialect="postgres"):  # ::pg_catalog.text -> ::text
                 try:
@@ -385,6 +390,9 @@ def _format_type(oid: exp.Expression, typmod: exp.Expression) -> exp.Expression:
            exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(0)), true=exp.Literal.string("-"))]
     ifs += [exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(o)), true=exp.Literal.string(n))
             for o, n in pgtypes.TYPE_NAMES.items() if o != pgtypes.NUMERIC]
+    ifs += [exp.If(this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(array)),
+                   true=exp.Literal.string(pgtypes.TYPE_NAMES[element] + "[]"))
+            for array, element in pgcatalog.array_oids().items() if element in pgtypes.TYPE_NAMES]
     numeric = exp.If(
         this=exp.EQ(this=oid.copy(), expression=exp.Literal.number(pgtypes.NUMERIC)),
         true=sqlglot_numeric(typmod))

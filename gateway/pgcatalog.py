@@ -39,6 +39,27 @@ _TYPES = [
 ]
 
 
+def type_oid(name: str) -> int | None:
+    """The OID regtype's input gives a type name: its pg_type name (int4, _int4) or the name
+    format_type writes (integer, integer[], double precision); None when there is no such type."""
+    wanted = " ".join(name.lower().split()).removeprefix("pg_catalog.")
+    for oid, typname, *_ in [*_TYPES, *_array_types()]:
+        if wanted == typname:
+            return oid
+    for oid, formatted in pgtypes.TYPE_NAMES.items():
+        if wanted == formatted:
+            return oid
+        array = next((a for a, element in array_oids().items() if element == oid), 0)
+        if array and wanted == formatted + "[]":
+            return array
+    return None
+
+
+def array_oids() -> dict[int, int]:
+    """Each array type's OID -> its element type's OID."""
+    return {array: oid for oid, _, _, _, array, _, _ in _TYPES if array}
+
+
 def _array_types() -> list[tuple[int, str, int, str, int, int, str]]:
     out = []
     for oid, name, _, _, array, _, _ in _TYPES:

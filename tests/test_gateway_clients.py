@@ -534,6 +534,19 @@ def test_dbeaver_and_metabase_probes(gateway) -> None:  # type: ignore[no-untype
                 conn.execute(sql)
 
 
+def test_type_names_read_as_regtype_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    sql = ("SELECT 'int4'::regtype, 'integer'::regtype, 'double precision'::regtype, '_int4'::regtype, "
+           "'integer[]'::regtype, '_text'::regtype, format_type(1007, -1), format_type(1231, -1)")
+    answers = []
+    for dsn in (gateway.dsn("alice"), f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres"):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            answers.append(conn.execute(sql).fetchone())
+            with pytest.raises(psycopg.errors.UndefinedObject):
+                conn.execute("SELECT 'nosuch'::regtype")
+    assert answers[0] == answers[1] == ("integer", "integer", "double precision", "integer[]", "integer[]", "text[]",
+                                        "integer[]", "numeric[]")
+
+
 def test_information_schema_shows_only_public_and_the_catalogs(gateway) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(gateway.dsn("bob"), autocommit=True) as conn:
         schemas = {r[0] for r in conn.execute("SELECT DISTINCT table_schema FROM information_schema.tables").fetchall()}
