@@ -18,6 +18,7 @@ import math
 import re
 import struct
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -231,7 +232,57 @@ def _strings(arr: pa.Array, formatter: str, *how: Any, kind: pa.DataType = pa.st
                                  null_count=arr.null_count)
 
 
+_UTC_NAMES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "universal", "etc/universal", "+00:00"})
+
+
+def display_zone(name: str) -> str | None:
+    """The IANA zone a session's TimeZone names, for writing timestamptz values; None for UTC
+    and for what zoneinfo does not know (POSIX forms such as UTC+5, whose sign PostgreSQL reads
+    the other way round: those stay UTC)."""
+    zone = name.strip().strip("'\"")
+    if zone.lower() in _UTC_NAMES:
+        return None
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+    return zone
+
+
+def in_zone(batch: pa.RecordBatch, zone: str | None) -> pa.RecordBatch:
+    """``batch`` with its timestamptz columns labelled with the session's zone, so that the
+    text encoders write them as PostgreSQL does in that zone (a view of the same buffers:
+    binary output is UTC microseconds either way)."""
+    if zone is None or not any(pa.types.is_timestamp(f.type) and f.type.tz for f in batch.schema):
+        return batch
+    columns = [c.cast(pa.timestamp(c.type.unit, tz=zone)) if pa.types.is_timestamp(c.type) and c.type.tz else c
+               for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _offset_text(seconds: int) -> str:
+    """A UTC offset as timestamptz_out writes it: +HH, +HH:MM, or +HH:MM:SS for local mean times."""
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes or seconds else "") + (f":{seconds:02d}" if seconds else "")
+
+
+def _zoned_text(arr: pa.Array) -> pa.Array:
+    """timestamptz values in their array's zone (not UTC): local wall-clock text and each
+    value's own offset, which moves with daylight saving time."""
+    local = pc.local_timestamp(arr)
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[arr.type.unit]
+    offsets = pc.divide(pc.subtract(local.cast(pa.int64()), arr.cast(pa.int64())), per_second)
+    known = pc.unique(offsets.drop_null())
+    suffixes = pa.array([_offset_text(int(v)) for v in known.to_pylist()], pa.string())
+    suffix = pc.take(suffixes, pc.index_in(offsets, value_set=known))
+    return pc.binary_join_element_wise(_timestamp_text(local, with_zone=False), suffix, "")
+
+
 def _timestamp_text(arr: pa.Array, with_zone: bool) -> pa.Array:
+    if with_zone and str(arr.type.tz).lower() not in _UTC_NAMES:
+        return _zoned_text(arr)
     if arr.type.unit in _MICROS_PER:
         made = _compiled_text(arr, _MICROS_PER[arr.type.unit], b"+00" if with_zone else b"")
         if made is not None:

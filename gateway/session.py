@@ -583,6 +583,7 @@ class Session:
                 for i, c in enumerate(portal.prepared.columns))))
         columns = pgtypes.describe(portal.schema)
         formats = tuple(_format_of(portal.formats, i) for i in range(len(columns)))
+        zone = pgtypes.display_zone(self.params["timezone"])
         sent_now = 0
         with self._lock:
             self._running = portal.stream
@@ -602,8 +603,8 @@ class Session:
                     if batch.num_rows > room:
                         portal.leftover = batch.slice(room)
                         batch = batch.slice(0, room)
-                if batch.num_rows:
-                    yield pgtypes.data_rows(batch, formats)  # no copy: the pump writes slices of it
+                if batch.num_rows:  # no copy: the pump writes slices of it
+                    yield pgtypes.data_rows(pgtypes.in_zone(batch, zone), formats)
                     sent_now += batch.num_rows
                     portal.rows_sent += batch.num_rows
                 if max_rows and sent_now >= max_rows:
@@ -706,7 +707,8 @@ class Session:
             head = encoder.header_bytes(stream.schema)
             if head:
                 yield copy_data(head)
-            for rows, chunk in _encode_ahead(encoder, stream):
+            zone = pgtypes.display_zone(self.params["timezone"])
+            for rows, chunk in _encode_ahead(encoder, (pgtypes.in_zone(b, zone) for b in stream)):
                 yield chunk
                 outcome.rows += rows
             tail = encoder.trailer()

@@ -1077,6 +1077,33 @@ def test_common_expressions_answer_as_postgresql_does(gateway, postgres_server) 
         assert names == [c.name for c in conn.execute(clock).description]
 
 
+# timestamptz values written in the session's TimeZone, with each value's own offset (daylight
+# saving time, half-hour zones, local mean time before 1900), in every text form and in binary.
+ZONED = ["TIMESTAMPTZ '2024-01-01 00:30:00+00'", "TIMESTAMPTZ '2024-07-01 12:00:00.5+00'",
+         "TIMESTAMPTZ '1850-01-01 12:00:00+00'", "TIMESTAMPTZ '2024-03-10 07:00:00+00'", "CAST(NULL AS TIMESTAMPTZ)"]
+
+
+def _zoned_answers(dsn: str, zone: str) -> list[object]:
+    rows = " UNION ALL ".join(f"SELECT {i} AS k, {v} AS v" for i, v in enumerate(ZONED))
+    query = f"SELECT v FROM ({rows}) AS t ORDER BY k"
+    out: list[object] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"SET TIME ZONE '{zone}'")
+        for options in ("", "(FORMAT csv)", "(FORMAT binary)"):
+            with conn.cursor().copy(f"COPY ({query}) TO STDOUT {options}") as copy:
+                out.append(b"".join(bytes(chunk) for chunk in copy))
+        for fmt in (0, 1):
+            res = conn.pgconn.exec_params(query.encode(), [], result_format=fmt)
+            out.append([res.get_value(i, 0) for i in range(res.ntuples)])
+    return out
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Europe/Berlin", "UTC"])
+def test_timestamptz_is_written_in_the_session_time_zone(gateway, postgres_server, zone) -> None:  # type: ignore[no-untyped-def]
+    real = _zoned_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", zone)
+    assert _zoned_answers(gateway.dsn("carol"), zone) == real
+
+
 # Parameters sent as text that PostgreSQL's input functions read, or refuse with a SQLSTATE:
 # ranges, underflow, spaces, underscores, special floats, boolean prefixes, impossible dates.
 TEXT_PARAMETERS = [
