@@ -235,18 +235,27 @@ def _strings(arr: pa.Array, formatter: str, *how: Any, kind: pa.DataType = pa.st
 _UTC_NAMES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "universal", "etc/universal", "+00:00"})
 
 
+@functools.lru_cache(maxsize=64)
 def display_zone(name: str) -> str | None:
-    """The IANA zone a session's TimeZone names, for writing timestamptz values; None for UTC
-    and for what zoneinfo does not know (POSIX forms such as UTC+5, whose sign PostgreSQL reads
-    the other way round: those stay UTC)."""
+    """The IANA zone a session's TimeZone names (any case, as PostgreSQL reads it), for
+    writing timestamptz values; None for UTC and for what the zone database does not know
+    (POSIX forms such as UTC+5, whose sign PostgreSQL reads the other way round: those stay
+    UTC). A zone Arrow cannot use is None too, so a query never fails on it mid-stream."""
     zone = name.strip().strip("'\"")
     if zone.lower() in _UTC_NAMES:
         return None
+    zone = _zone_names().get(zone.lower(), zone)
     try:
         zoneinfo.ZoneInfo(zone)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        pc.local_timestamp(pa.array([0], pa.timestamp("s", tz=zone)))
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError, pa.ArrowException):
         return None
     return zone
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
 def in_zone(batch: pa.RecordBatch, zone: str | None) -> pa.RecordBatch:
