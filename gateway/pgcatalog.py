@@ -46,12 +46,12 @@ def type_oid(name: str) -> int | None:
     for oid, typname, *_ in [*_TYPES, *_array_types()]:
         if wanted == typname:
             return oid
+    arrays = {element: array for array, element in array_oids().items()}
     for oid, formatted in pgtypes.TYPE_NAMES.items():
         if wanted == formatted:
             return oid
-        array = next((a for a, element in array_oids().items() if element == oid), 0)
-        if array and wanted == formatted + "[]":
-            return array
+        if oid in arrays and wanted == formatted + "[]":
+            return arrays[oid]
     return None
 
 

@@ -149,21 +149,6 @@ def _format(node: exp.Format) -> exp.Expression:
     return exp.Anonymous(this="printf", expressions=[exp.Literal.string("".join(out)), *values])
 
 
-# int4 in PostgreSQL, BIGINT (cardinality: UBIGINT) in DuckDB
-_POSTGRES_INTEGERS = (exp.Length, exp.StrPosition, exp.ArraySize)
-
-
-def _postgres_result_types(tree: exp.Expression) -> None:
-    """Functions PostgreSQL answers as integer (int4) and DuckDB as BIGINT, cast to INTEGER, so
-    a client reads the type PostgreSQL would send (length(name) is int4). In place: each node
-    keeps its own children, so nested ones are cast too."""
-    cardinality = [n for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "cardinality"]
-    for node in [*tree.find_all(*_POSTGRES_INTEGERS), *cardinality]:
-        cast = exp.Cast(to=exp.DataType.build("INTEGER"))
-        node.replace(cast)
-        cast.set("this", node)
-
-
 def _array_items(text: str) -> list[str | None] | None:
     """A one-dimensional PostgreSQL array literal's items (array_in's reading: quotes,
     backslash escapes, spaces around items, unquoted NULL); None for anything else."""
@@ -199,6 +184,11 @@ def _array_items(text: str) -> list[str | None] | None:
         i += 1  # the comma
 
 
+def _anonymous(node: exp.Expression) -> str | None:
+    """The lower-cased name of a call sqlglot passes through (exp.Anonymous); None otherwise."""
+    return str(node.name).lower() if isinstance(node, exp.Anonymous) else None
+
+
 def _postgres_functions(node: exp.Expression) -> exp.Expression:
     """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
@@ -224,14 +214,14 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         if kind == "base64":
             return exp.Anonymous(this="to_base64", expressions=[node.this.transform(_postgres_functions)])
         raise FeatureNotSupported(f'encoding "{kind}" is not supported', hint="use hex or base64")
-    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "octet_length" and len(node.expressions) == 1:
+    if _anonymous(node) == "octet_length" and len(node.expressions) == 1:
         arg = node.expressions[0].transform(_postgres_functions)
         return exp.cast(exp.Anonymous(this="strlen", expressions=[exp.cast(arg, "VARCHAR")]), "INTEGER")
-    if isinstance(node, exp.Anonymous) and str(node.name).lower() == "every":
+    if _anonymous(node) == "every":
         return exp.Anonymous(this="bool_and", expressions=[e.transform(_postgres_functions) for e in node.expressions])
     if isinstance(node, exp.JSONArrayAgg):  # json_agg(x [ORDER BY ...]): to_json(list(...)) keeps both
         return exp.Anonymous(this="to_json", expressions=[exp.Anonymous(this="list", expressions=[node.this.copy()])])
-    if isinstance(node, exp.Anonymous) and str(node.name).lower() in ("json_build_object", "jsonb_build_object"):
+    if _anonymous(node) in ("json_build_object", "jsonb_build_object"):
         return exp.Anonymous(this="json_object", expressions=[e.copy() for e in node.expressions])
     if not isinstance(node, exp.Anonymous) or len(node.expressions) != 1:
         return node
@@ -273,7 +263,6 @@ def compile_tree(
     for rule in RULES:
         rule(ctx)
     try:
-        _postgres_result_types(ctx.tree)
         sql = ctx.tree.transform(_postgres_functions).sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except EgressError:
         raise

@@ -769,16 +769,18 @@ def _literal(text: str) -> str:
     return "CAST('" + text.replace("'", "''") + "' AS TEXT)"
 
 
-def _every_way(dsn: str, literals: list[str], copy_options: tuple[str, ...], *extra: str) -> list[tuple[str, object]]:
+def _every_way(dsn: str, literals: list[str], copy_options: tuple[str, ...], *extra: str,
+               zone: str = "UTC") -> list[tuple[str, object]]:
     """One row per literal, in order: COPY'd with each of ``copy_options``, then fetched (with
-    the ``extra`` selects) as DataRows in text and in binary, each with its type OID."""
+    the ``extra`` selects) as DataRows in text and in binary, each with its type OID, in the
+    session time zone ``zone``."""
     from psycopg import pq
 
     rows = " UNION ALL ".join(f"SELECT {i} AS k, {literal} AS v" for i, literal in enumerate(literals))
     query = f"SELECT v FROM ({rows}) AS t ORDER BY k"
     out: list[tuple[str, object]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(f"SET TIME ZONE '{zone}'")
         for options in copy_options:
             with conn.cursor().copy(f"COPY ({query}) TO STDOUT {options}") as copy:
                 out.append((options or "text", [bytes(chunk) for chunk in copy]))
@@ -1083,25 +1085,11 @@ ZONED = ["TIMESTAMPTZ '2024-01-01 00:30:00+00'", "TIMESTAMPTZ '2024-07-01 12:00:
          "TIMESTAMPTZ '1850-01-01 12:00:00+00'", "TIMESTAMPTZ '2024-03-10 07:00:00+00'", "CAST(NULL AS TIMESTAMPTZ)"]
 
 
-def _zoned_answers(dsn: str, zone: str) -> list[object]:
-    rows = " UNION ALL ".join(f"SELECT {i} AS k, {v} AS v" for i, v in enumerate(ZONED))
-    query = f"SELECT v FROM ({rows}) AS t ORDER BY k"
-    out: list[object] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"SET TIME ZONE '{zone}'")
-        for options in ("", "(FORMAT csv)", "(FORMAT binary)"):
-            with conn.cursor().copy(f"COPY ({query}) TO STDOUT {options}") as copy:
-                out.append(b"".join(bytes(chunk) for chunk in copy))
-        for fmt in (0, 1):
-            res = conn.pgconn.exec_params(query.encode(), [], result_format=fmt)
-            out.append([res.get_value(i, 0) for i in range(res.ntuples)])
-    return out
-
-
 @pytest.mark.parametrize("zone", ["America/New_York", "asia/kolkata", "Europe/Berlin", "UTC"])
 def test_timestamptz_is_written_in_the_session_time_zone(gateway, postgres_server, zone) -> None:  # type: ignore[no-untyped-def]
-    real = _zoned_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", zone)
-    assert _zoned_answers(gateway.dsn("carol"), zone) == real
+    ways = ("", "(FORMAT csv)", "(FORMAT binary)")
+    real = _every_way(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", ZONED, ways, zone=zone)
+    assert _every_way(gateway.dsn("carol"), ZONED, ways, zone=zone) == real
 
 
 # Parameters sent as text that PostgreSQL's input functions read, or refuse with a SQLSTATE:

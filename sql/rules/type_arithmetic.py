@@ -1,4 +1,5 @@
-"""Arithmetic typed as PostgreSQL types it: division, and casts to numeric without a precision.
+"""Arithmetic typed as PostgreSQL types it: division, casts to numeric without a precision,
+and the result types of sum(), date differences, EXTRACT and calls answered as int4.
 
     7 / 2                ->  7 // 2          (PostgreSQL: 3 of type integer; DuckDB's / gives 3.5)
     price / qty          ->  price / CASE WHEN qty = 0 THEN error('division by zero') ELSE qty END
@@ -152,7 +153,8 @@ def _wrap(node: exp.Expression, to: str) -> None:
 
 def _result_type(node: exp.Expression, twin: exp.Expression) -> None:
     """sum() of int2/int4 is bigint in PostgreSQL (DuckDB: HUGEINT, sent as numeric), and a
-    date minus a date is an integer of days (DuckDB: BIGINT)."""
+    date minus a date is an integer of days (DuckDB: BIGINT). Calls answered as int4 are cast
+    before any typing (_int4_calls)."""
     if isinstance(node, exp.Sum) and _type_of(twin.this) in _INTEGER - {exp.DataType.Type.BIGINT}:
         while isinstance(node.parent, (exp.Window, exp.Filter)) and node.arg_key == "this":
             node = node.parent  # sum(x) FILTER (...) OVER (...) is cast whole
@@ -197,7 +199,18 @@ def _extract(node: exp.Extract, twin: exp.Extract) -> None:
         _wrap(node, "DECIMAL(38, 0)")
 
 
+# int4 in PostgreSQL, BIGINT in DuckDB (cardinality: UBIGINT)
+_INT4_CALLS = (exp.Length, exp.StrPosition, exp.ArraySize)
+
+
+def _int4_calls(tree: exp.Expression) -> list[exp.Expression]:
+    return [*tree.find_all(*_INT4_CALLS),
+            *(n for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "cardinality")]
+
+
 def type_arithmetic(ctx: Context) -> None:
+    for node in _int4_calls(ctx.tree):  # length(name) is int4: no types needed
+        _wrap(node, "INTEGER")
     casts = [node for node in ctx.tree.find_all(exp.Cast) if _unconstrained_numeric(node)]
     results = list(ctx.tree.find_all(exp.Sum, exp.Sub, exp.Extract))
     divisions = list(ctx.tree.find_all(exp.Div))
