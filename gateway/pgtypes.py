@@ -496,7 +496,8 @@ def _numeric_binary_vector(arr: pa.Array) -> pa.Array:
     fraction = magnitude - integer * 10 ** scale
     frac_groups = -(-scale // 4)
     fraction = fraction * (10 ** (frac_groups * 4 - scale))
-    int_groups = max(1, int(np.ceil(np.log10(float(integer.max()) + 1) / 4))) if integer.max() > 0 else 1
+    int_groups = max(1, -(-len(str(int(integer.max()))) // 4))  # digits counted exactly: log10 of a
+    # float rounds 10**16 - 1 up to 10**16, and 10**16 itself lost a group
     count = int_groups + frac_groups
     raw = np.empty((n, 4 + count), dtype=">u2")  # big-endian 16-bit words, as on the wire
     raw[:, 2] = np.where(negative, 0x4000, 0)
