@@ -37,6 +37,7 @@ from sql.errors import (
     InvalidTextRepresentation,
     NumericValueOutOfRange,
 )
+from views import arrow_types
 
 try:
     from gateway import _rows
@@ -63,6 +64,10 @@ PG_EPOCH_MICROS = PG_EPOCH_DAYS * 86_400_000_000
 
 
 def oid_for(t: pa.DataType) -> int:
+    if isinstance(t, pa.JsonType):
+        return JSON
+    if isinstance(t, pa.UuidType):
+        return UUID
     if pa.types.is_boolean(t):
         return BOOL
     if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
@@ -103,11 +108,10 @@ def oid_for(t: pa.DataType) -> int:
 
 
 # DuckDB type names (as the catalog and casts spell them) -> the OID the wire reports for them.
-# UUID and JSON arrive from DuckDB as Arrow strings, so they are text on the wire too.
 _SQL_TYPE_OIDS = {
     "BIGINT": INT8, "INTEGER": INT4, "INT": INT4, "SMALLINT": INT2, "DOUBLE": FLOAT8, "FLOAT": FLOAT4,
     "REAL": FLOAT4, "BOOLEAN": BOOL, "DATE": DATE, "TIMESTAMP": TIMESTAMP, "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ,
-    "TIMESTAMPTZ": TIMESTAMPTZ, "VARCHAR": TEXT, "TEXT": TEXT, "UUID": TEXT, "JSON": TEXT, "BLOB": BYTEA,
+    "TIMESTAMPTZ": TIMESTAMPTZ, "VARCHAR": TEXT, "TEXT": TEXT, "UUID": UUID, "JSON": JSON, "BLOB": BYTEA,
     "INTERVAL": INTERVAL, "OID": OID, "TIME": TIME,
 }
 
@@ -381,6 +385,10 @@ def text_strings(arr: pa.Array) -> pa.Array:
         return text_strings(arr.dictionary_decode())
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         out = arr
+    elif isinstance(t, pa.JsonType):
+        out = arr.storage
+    elif isinstance(t, pa.UuidType):
+        out = _uuid_text(arr.storage)
     elif pa.types.is_boolean(t):
         out = pc.if_else(arr, "t", "f")
     elif pa.types.is_integer(t) or pa.types.is_decimal(t):
@@ -404,6 +412,25 @@ def text_strings(arr: pa.Array) -> pa.Array:
     else:
         out = pa.array([None if v is None else _py_text(v) for v in arr.to_pylist()], pa.string())
     return out
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _uuid_text(raw: pa.FixedSizeBinaryArray) -> pa.Array:
+    """16-byte uuids as uuid_out writes them: lowercase 8-4-4-4-12 hex."""
+    n = len(raw)
+    octets = np.frombuffer(raw.buffers()[1], np.uint8, 16 * n, 16 * raw.offset).reshape(n, 16)
+    nibbles = np.empty((n, 16, 2), np.uint8)
+    nibbles[:, :, 0], nibbles[:, :, 1] = octets >> 4, octets & 0x0F
+    hexes = _HEX_DIGITS.take(nibbles.reshape(n, 32))
+    text = np.full((n, 36), ord("-"), np.uint8)
+    at = 0
+    for a, b in arrow_types.UUID_GROUPS:
+        text[:, a:b] = hexes[:, at:at + b - a]
+        at += b - a
+    out = block_values(text, pa.string())
+    return out if not raw.null_count else pc.if_else(pc.is_valid(raw), out, pa.scalar(None, pa.string()))
 
 
 def _array_text(arr: pa.Array) -> pa.Array:
@@ -561,6 +588,9 @@ def fixed_block(arr: pa.Array) -> np.ndarray | None:
     elif oid == TIME:
         micros = pc.cast(pc.cast(arr, pa.time64("us")), pa.int64())
         values = pc.fill_null(micros, 0).to_numpy(zero_copy_only=False).astype(">i8")
+    elif oid == UUID and isinstance(t, pa.UuidType):
+        raw = arr.storage
+        return np.frombuffer(raw.buffers()[1], np.uint8, 16 * len(raw), 16 * raw.offset).reshape(len(raw), 16)
     elif oid == INTERVAL and pa.types.is_interval(t) and len(arr):
         # Arrow: int32 months, int32 days, int64 nanoseconds; PostgreSQL: int64 µs, int32 days, int32 months
         raw = np.frombuffer(arr.buffers()[1], np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")]),
@@ -599,7 +629,7 @@ def binary_values(arr: pa.Array) -> pa.Array:
         return _array_binary(arr)
     if oid == UUID:
         return pa.array([None if v is None else uuid.UUID(str(v)).bytes for v in arr.to_pylist()], pa.binary())
-    # everything else: the text representation is a valid binary representation for text-like types
+    # json's binary form is its text; so is that of text-like types the checks above left
     if oid in (TEXT, JSON):
         return text_values(arr)
     raise FeatureNotSupported(f"binary format is not supported for type {TYPE_NAMES.get(oid, t)}",

@@ -434,10 +434,7 @@ class Session:
                 if element is not None:
                     return pgtypes.ARRAY_OF.get(element, pgtypes.TEXT)
             if isinstance(parent, exp.Cast):
-                # $1::uuid and $1::json are those types for the client to send (results of
-                # them travel as text: DuckDB hands them over as strings)
-                target = parent.to.sql(dialect="duckdb").upper()
-                return {"UUID": pgtypes.UUID, "JSON": pgtypes.JSON}.get(target) or pgtypes.oid_for_sql_type(target)
+                return pgtypes.oid_for_sql_type(parent.to.sql(dialect="duckdb"))
             if isinstance(parent, (exp.Limit, exp.Offset)):
                 return pgtypes.INT8
             if isinstance(parent, exp.Binary):
@@ -500,7 +497,8 @@ class Session:
             return prepared.columns
         assert prepared.compiled is not None
         if prepared.columns is None:
-            schema = self.app.warehouse.schema_of(prepared.compiled.sql, params=[None] * len(self._param_oids(prepared)))
+            schema = self.app.warehouse.schema_of(prepared.compiled.sql, params=[None] * len(self._param_oids(prepared)),
+                                                  typed=True)
             prepared.columns = pgtypes.describe(schema)
         return prepared.columns
 

@@ -219,10 +219,24 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         return exp.cast(exp.Anonymous(this="strlen", expressions=[exp.cast(arg, "VARCHAR")]), "INTEGER")
     if _anonymous(node) == "every":
         return exp.Anonymous(this="bool_and", expressions=[e.transform(_postgres_functions) for e in node.expressions])
-    if isinstance(node, exp.JSONArrayAgg):  # json_agg(x [ORDER BY ...]): to_json(list(...)) keeps both
-        return exp.Anonymous(this="to_json", expressions=[exp.Anonymous(this="list", expressions=[node.this.copy()])])
-    if _anonymous(node) in ("json_build_object", "jsonb_build_object"):
-        return exp.Anonymous(this="json_object", expressions=[e.copy() for e in node.expressions])
+    agg = node
+    while isinstance(agg, (exp.Filter, exp.Window)):
+        agg = agg.this
+    if isinstance(agg, exp.JSONArrayAgg):
+        return _json_agg(node)
+    if _anonymous(node) == "json_build_object":
+        return _json_build_object([e.transform(_postgres_functions) for e in node.expressions])
+    if _anonymous(node) == "jsonb_build_object":  # jsonb's own layout (sorted keys) is not kept
+        return exp.Anonymous(this="json_object", expressions=[e.transform(_postgres_functions) for e in node.expressions])
+    if _anonymous(node) == "array_to_json" and len(node.expressions) == 1:
+        return exp.Anonymous(this="to_json", expressions=[node.expressions[0].transform(_postgres_functions)])
+    if _anonymous(node) == "json_array_length" and len(node.expressions) == 1:
+        arg = node.expressions[0].transform(_postgres_functions)
+        return exp.cast(exp.Anonymous(this="json_array_length", expressions=[arg]), "INTEGER")
+    if _anonymous(node) == "json_typeof" and len(node.expressions) == 1:
+        return _JSON_TYPEOF.transform(
+            lambda n: node.expressions[0].transform(_postgres_functions) if isinstance(n, exp.Column) and n.name == "v"
+            else n)
     if not isinstance(node, exp.Anonymous) or len(node.expressions) != 1:
         return node
     name = str(node.name).lower()
@@ -234,6 +248,62 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
     if name == "quote_nullable":
         made = exp.Coalesce(this=made, expressions=[exp.Literal.string("NULL")])
     return exp.paren(made, copy=False)
+
+
+# json_typeof's words for DuckDB's json_type() names (VARCHAR, BIGINT, UBIGINT, DOUBLE, ...)
+_JSON_TYPEOF = sqlglot.parse_one(
+    "CASE WHEN json_type(v) IS NULL THEN NULL WHEN json_type(v) = 'OBJECT' THEN 'object' "
+    "WHEN json_type(v) = 'ARRAY' THEN 'array' WHEN json_type(v) = 'VARCHAR' THEN 'string' "
+    "WHEN json_type(v) = 'BOOLEAN' THEN 'boolean' WHEN json_type(v) = 'NULL' THEN 'null' ELSE 'number' END",
+    read="duckdb")
+
+
+def _json_text(value: exp.Expression) -> exp.Expression:
+    """A value as JSON text, as PostgreSQL's json builders write it: a json value as it is
+    (DuckDB's to_json would compact it), SQL NULL as the JSON null."""
+    is_json = exp.EQ(this=exp.Anonymous(this="typeof", expressions=[value.copy()]), expression=exp.Literal.string("JSON"))
+    text = exp.If(this=is_json, true=exp.cast(value.copy(), "VARCHAR"),
+                  false=exp.cast(exp.Anonymous(this="to_json", expressions=[value]), "VARCHAR"))
+    return exp.Coalesce(this=text, expressions=[exp.Literal.string("null")])
+
+
+def _json_build_object(items: list[exp.Expression]) -> exp.Expression:
+    """json_build_object(k1, v1, ...) in PostgreSQL's layout: {"k1" : v1, "k2" : v2}."""
+    if len(items) % 2:
+        raise InvalidParameterValue("argument list must have even number of elements",
+                                    hint="The arguments of json_build_object() must consist of alternating keys and values.")
+    parts: list[exp.Expression] = [exp.Literal.string("{")]
+    for i in range(0, len(items), 2):
+        key = exp.Anonymous(this="to_json", expressions=[exp.cast(items[i], "VARCHAR")])
+        parts += [*([exp.Literal.string(", ")] if i else []), key, exp.Literal.string(" : "), _json_text(items[i + 1])]
+    parts.append(exp.Literal.string("}"))
+    return exp.cast(exp.Concat(expressions=parts), "JSON")
+
+
+def _json_agg(node: exp.Expression) -> exp.Expression:
+    """json_agg(x [ORDER BY ...]) [FILTER (...)] [OVER (...)] in PostgreSQL's layout:
+    [a, b, null] (no rows: NULL), as string_agg of each value's JSON text."""
+    agg = node
+    while isinstance(agg, (exp.Filter, exp.Window)):
+        agg = agg.this
+    inner = agg.this.transform(_postgres_functions)
+    if isinstance(inner, exp.Order):
+        inner.set("this", _json_text(inner.this))
+    else:
+        inner = _json_text(inner)
+    joined: exp.Expression = exp.GroupConcat(this=inner, separator=exp.Literal.string(", "))
+    if node is not agg:  # the FILTER and OVER clauses around the call go around string_agg
+        outer = node.copy()
+        hole = outer
+        while isinstance(hole.this, (exp.Filter, exp.Window)):
+            hole = hole.this
+        hole.set("this", joined)
+        for key, value in list(outer.args.items()):
+            if key != "this" and isinstance(value, exp.Expression):
+                outer.set(key, value.transform(_postgres_functions))
+        joined = outer
+    return exp.cast(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("["), expression=joined),
+                              expression=exp.Literal.string("]")), "JSON")
 
 
 def _values_query(values: exp.Values) -> exp.Query:

@@ -401,17 +401,21 @@ def test_result_schemas_are_remembered_by_sql_and_parameter_types(app) -> None: 
     ("SELECT company_id, annual_revenue, created_at FROM curated.companies WHERE company_id = $1", [7]),
     ("SELECT $1::VARCHAR AS a, $2::DATE AS b", [None, "2024-01-15"]),
     ("SELECT * FROM curated.company_metrics WHERE company_id < 0", None),
+    ("SELECT uuid() IS NOT NULL AS u, '{\"a\": 1}'::JSON AS j, [$1::UUID] AS l", ["8e3f6a2c-1b1c-4f5e-9d2a-0c0ffee00001"]),
 ])
 def test_the_direct_stream_answers_as_the_relation_api_does(app, sql, params) -> None:  # type: ignore[no-untyped-def]
     # arrow_stream() skips the relation API's first bind through DuckDB's own entry point; the
-    # relation API (the public way to stream) must give the same schema and rows.
+    # relation API (the public way to stream) must give the same schema, rows and type names.
     from views.warehouse import arrow_stream
 
     cursor = app.warehouse.cursor()
     try:
-        direct = arrow_stream(cursor, sql, params, 1000).read_all()
-        public = (cursor.sql(sql, params=params) if params else cursor.sql(sql)).to_arrow_reader(1000).read_all()
+        reader, types = arrow_stream(cursor, sql, params, 1000)
+        direct = reader.read_all()
+        relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
+        public, public_types = relation.to_arrow_reader(1000).read_all(), [str(t) for t in relation.types]
     finally:
         cursor.close()
     assert direct.schema == public.schema and direct.equals(public)
+    assert types == public_types and len(types) == direct.num_columns
     assert hasattr(cursor, "_submit")  # this DuckDB has the entry, so the direct path is the one tested

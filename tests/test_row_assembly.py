@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import gateway.pgtypes as pgtypes
 from gateway import _rows  # built by `pip install -e .`: CI has the compiler, so no skip here
 from gateway.copyout import CopyEncoder
+from views.arrow_types import relabelled, typed_batch
 
 
 _LETTERS = {8: b"b", 12: b"f", 10: b"n", 13: b"r", 9: b"t", 11: b"v"}  # control characters COPY text escapes
@@ -341,3 +342,27 @@ def test_floats_as_postgresql_writes_them_compiled_or_not(single, skip, values) 
     for v, text in zip(array.to_pylist(), compiled.to_pylist(), strict=True):  # each reads back as its value
         if v is not None and text != "NaN":
             assert (float(np.float32(float(text))) if single else float(text.replace("Infinity", "inf"))) == v
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.uuids()), max_size=40), st.integers(0, 3), st.booleans())
+def test_uuids_become_their_16_bytes_and_read_back_as_uuid_out_writes_them(values, skip, listed) -> None:  # type: ignore[no-untyped-def]
+    # DuckDB's uuid strings (sliced, NULLs anywhere) relabelled as arrow.uuid: the bytes are
+    # uuid_send's, and the text written back is uuid_out's (lowercase 8-4-4-4-12), also as the
+    # elements of an array
+    strings = pa.array([None if v is None else str(v) for v in values], pa.string()).slice(min(skip, len(values)))
+    kept = values[min(skip, len(values)):]
+    if listed:
+        lists = pa.array([[v] if i % 2 else [v, None] for i, v in enumerate(strings.to_pylist())], pa.list_(pa.string()))
+        typed = typed_batch(pa.record_batch([lists], names=["u"]), relabelled(["UUID[]"])).column(0)
+        assert typed.type == pa.list_(pa.uuid())
+        assert pgtypes.text_strings(typed).to_pylist() == [
+            "{" + ("NULL" if v is None else str(v)) + ("}" if i % 2 else ",NULL}") for i, v in enumerate(kept)]
+        return
+    typed = typed_batch(pa.record_batch([strings], names=["u"]), relabelled(["UUID"])).column(0)
+    assert typed.type == pa.uuid() and pgtypes.oid_for(typed.type) == pgtypes.UUID
+    assert pgtypes.binary_values(typed).to_pylist() == [None if v is None else v.bytes for v in kept]
+    assert pgtypes.text_strings(typed).to_pylist() == [None if v is None else str(v) for v in kept]
+    block = pgtypes.fixed_block(typed)
+    assert block is not None and [bytes(r) for r, v in zip(block, kept) if v is not None] == [
+        v.bytes for v in kept if v is not None]

@@ -46,6 +46,7 @@ from sql.errors import (
     UndefinedTable,
 )
 from sql.model import Catalog, Column, View
+from views import arrow_types
 
 CURATED_SCHEMA = "curated"
 VIEW_NAMES = ("companies", "company_similarities", "company_metrics")
@@ -272,16 +273,18 @@ class Warehouse:
         """A stream of Arrow batches for ``sql`` (already policy-checked). With start=False the
         caller can register it for cancellation before DuckDB begins (start() runs the query).
         ``streaming``: the policy found no operator that holds rows (Compiled.streaming); ``wire``:
-        for a PostgreSQL wire client."""
+        for a PostgreSQL wire client, which reads UUID and JSON as their own types (typed)."""
         stream = Stream(self.cursor(streaming=streaming, wire=wire), sql=sql, params=params, batch_rows=batch_rows,
-                        release=functools.partial(self._release, streaming=streaming, wire=wire))
+                        typed=wire, release=functools.partial(self._release, streaming=streaming, wire=wire))
         if start:
             stream.start()
         return stream
 
-    def schema_of(self, sql: str, params: list[object] | None = None) -> pa.Schema:
-        """The result schema without running the query (DuckDB binds, LIMIT 0 reads nothing)."""
-        return self.describe(sql, params)[0]
+    def schema_of(self, sql: str, params: list[object] | None = None, *, typed: bool = False) -> pa.Schema:
+        """The result schema without running the query (DuckDB binds, LIMIT 0 reads nothing);
+        ``typed``: as a typed stream's (UUID and JSON as Arrow's extension types)."""
+        schema, types = self.describe(sql, params)
+        return arrow_types.typed_schema(schema, arrow_types.relabelled(types)) if typed else schema
 
     def describe(self, sql: str, params: list[object] | None = None) -> tuple[pa.Schema, list[str]]:
         """The Arrow result schema and DuckDB's type name of each column, without running the query."""
@@ -319,8 +322,8 @@ class Warehouse:
 
 
 def arrow_stream(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None,
-                 batch_rows: int) -> pa.RecordBatchReader:
-    """DuckDB's streaming Arrow reader of one statement.
+                 batch_rows: int) -> tuple[pa.RecordBatchReader, list[str]]:
+    """DuckDB's streaming Arrow reader of one statement, and DuckDB's type name of each column.
 
     The relation API (``cursor.sql(q).to_arrow_reader(n)``, the only public way to stream)
     binds the statement once to build a relation, then renders it back to the same text and
@@ -331,17 +334,18 @@ def arrow_stream(cursor: duckdb.DuckDBPyConnection, sql: str, params: list[objec
     paths to the same answers."""
     submit = getattr(cursor, "_submit", None)
     if submit is not None:
-        reader: pa.RecordBatchReader = submit(sql, params or None, "stream", batch_rows).arrow_reader()
-        return reader
+        result = submit(sql, params or None, "stream", batch_rows)
+        types = [str(d[1]) for d in result.description]  # before the reader takes the result
+        return result.arrow_reader(), types
     relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
-    return relation.to_arrow_reader(batch_rows)
+    return relation.to_arrow_reader(batch_rows), [str(t) for t in relation.types]
 
 
 class Stream:
     """A running query: iterate its batches; cancel() interrupts DuckDB from any thread."""
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, *, sql: str, params: list[object] | None = None,
-                 batch_rows: int = 32_768,
+                 batch_rows: int = 32_768, typed: bool = False,
                  release: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
         self._cursor: duckdb.DuckDBPyConnection | None = cursor
         self._release = release  # takes the cursor back once the query is over (else: closed)
@@ -350,6 +354,8 @@ class Stream:
         self.schema: pa.Schema = pa.schema([])  # known once start() has run
         self.row_cap: int | None = None
         self.rows = 0
+        self._typed = typed  # UUID and JSON columns as Arrow's extension types (views/arrow_types.py)
+        self._relabel: dict[int, pa.DataType] = {}
         self._sql, self._params, self._batch_rows = sql, params, batch_rows
         self._cancelled = False
         self._failed = False
@@ -362,11 +368,12 @@ class Stream:
             raise QueryCanceled("canceling statement due to user request")
         try:
             assert self._cursor is not None
-            self.reader = arrow_stream(self._cursor, self._sql, self._params, self._batch_rows)
+            self.reader, types = arrow_stream(self._cursor, self._sql, self._params, self._batch_rows)
         except duckdb.Error as err:
             self.close()
             raise translate(err) from None
-        self.schema = self.reader.schema
+        self._relabel = arrow_types.relabelled(types) if self._typed else {}
+        self.schema = arrow_types.typed_schema(self.reader.schema, self._relabel)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         if self.reader is None and not self._cancelled and self._sql:
@@ -382,7 +389,7 @@ class Stream:
                         hint="add a LIMIT or a filter; the row cap is set per role",
                     )
                 if batch.num_rows:
-                    yield batch
+                    yield arrow_types.typed_batch(batch, self._relabel)
         except duckdb.Error as err:
             self._failed = True
             raise translate(err) from None
