@@ -82,6 +82,7 @@ class Prepared:
     catalog: bool = False
     system: bool = False  # over the egress.* schema (jobs, quota, ...), answered by service.system
     compiled: Compiled | None = None
+    zone: str | None = None  # the session TimeZone ``compiled`` computes in (None: UTC)
     columns: list[pgtypes.Column] | None = None
 
 
@@ -389,7 +390,9 @@ class Session:
             if not prepared.catalog and not prepared.system:
                 assert self.principal is not None
                 # by text when it stands alone (cached across sessions), else by tree (offsets kept)
-                prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree)
+                prepared.zone = self._zone()
+                prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree,
+                                                     zone=prepared.zone)
         elif stmt.kind is Kind.SESSION and stmt.keyword == "DECLARE":
             tokens = tokenize(stmt.text)
             at = next((i for i, t in enumerate(tokens) if t.text.upper() == "FOR"), None)
@@ -400,6 +403,22 @@ class Session:
             if not self._is_tableau_probe(stmt):
                 raise refuse_kind(stmt)
         return prepared
+
+    def _zone(self) -> str | None:
+        """The session's TimeZone as an IANA name; None for UTC (and offsets DuckDB cannot use)."""
+        return pgtypes.display_zone(self.params["timezone"])
+
+    def _current(self, prepared: Prepared) -> Compiled:
+        """The statement compiled for the session's TimeZone now: a SET TIME ZONE after Parse
+        changes how it computes, as in PostgreSQL, where the zone is read when it runs."""
+        assert prepared.compiled is not None and self.principal is not None
+        zone = self._zone()
+        if zone != prepared.zone:
+            query = prepared.text if prepared.statement.offset == 0 else prepared.tree
+            assert query is not None
+            prepared.compiled = self.app.compile(self.principal, query, zone=zone)
+            prepared.zone, prepared.columns = zone, None
+        return prepared.compiled
 
     def _param_oids(self, prepared: Prepared) -> list[int]:
         tree = prepared.tree
@@ -495,9 +514,9 @@ class Session:
                                    lambda name, value, local: value)
                 prepared.columns = pgtypes.describe(table.schema)
             return prepared.columns
-        assert prepared.compiled is not None
+        compiled = self._current(prepared)
         if prepared.columns is None:
-            schema = self.app.warehouse.schema_of(prepared.compiled.sql, params=[None] * len(self._param_oids(prepared)),
+            schema = self.app.warehouse.schema_of(compiled.sql, params=[None] * len(self._param_oids(prepared)),
                                                   typed=True)
             prepared.columns = pgtypes.describe(schema)
         return prepared.columns
@@ -543,8 +562,7 @@ class Session:
             portal.schema = table.schema
             portal.batches = iter(table.to_batches())
             return
-        assert prepared.compiled is not None
-        stream = self.app.run(prepared.compiled, params=portal.engine_params or None, start=False, wire=True)
+        stream = self.app.run(self._current(prepared), params=portal.engine_params or None, start=False, wire=True)
         portal.stream = stream
         with self._lock:
             self._running = stream  # cancellable from here: DuckDB may work long before row one
@@ -694,7 +712,7 @@ class Session:
             yield from self._copy_to_file(prepared, outcome)
             return
         encoder = CopyEncoder.for_options(spec.options)  # the options first, as PostgreSQL checks them
-        compiled = self.app.compile(self.principal, spec.query)
+        compiled = self.app.compile(self.principal, spec.query, zone=self._zone())
         stream = self.app.run(compiled, start=False, wire=True)
         with self._lock:
             self._running = stream

@@ -66,7 +66,7 @@ class App:
                       for name, r in config.roles.items()}
         self._check_roles(source)
         self.state = StateStore(config.state.url or (self.home / "state.db"))
-        self._compiled: dict[tuple[str, str, str], Compiled] = {}
+        self._compiled: dict[tuple[str, str, str, str | None], Compiled] = {}
         self._compiled_lock = threading.Lock()
         self.jobs: Any = None
         self.schedules: Any = None
@@ -166,15 +166,16 @@ class App:
         self.state.put_user(StoredUser(name, tenant, role, verifier, md5))
 
     # -- the one query path -------------------------------------------------------------------
-    def compile(self, principal: Principal, query: str | exp.Expression) -> Compiled:
-        """Policy for one query. Text is cached per (rules, text): drivers send the same SQL again
-        and again, and the rules are fixed for the life of the process."""
+    def compile(self, principal: Principal, query: str | exp.Expression, *, zone: str | None = None) -> Compiled:
+        """Policy for one query. Text is cached per (rules, text, zone): drivers send the same
+        SQL again and again, and the rules are fixed for the life of the process. ``zone``: the
+        session's TimeZone (an IANA name; None is UTC)."""
         if not isinstance(query, str):
-            return compile_query(principal, self.catalog, query)
-        key = (principal.tenant, principal.role.name, query)
+            return compile_query(principal, self.catalog, query, zone=zone)
+        key = (principal.tenant, principal.role.name, query, zone)
         cached = self._compiled.get(key)
         if cached is None:
-            cached = compile_query(principal, self.catalog, query)
+            cached = compile_query(principal, self.catalog, query, zone=zone)
             with self._compiled_lock:
                 if len(self._compiled) >= 4096:
                     self._compiled.pop(next(iter(self._compiled)))

@@ -83,8 +83,10 @@ def compile_query(
     query: str | exp.Expression,
     *,
     row_cap: int | None = None,
+    zone: str | None = None,
 ) -> Compiled:
-    """Validate and rewrite one query for ``principal``; raise an EgressError to refuse."""
+    """Validate and rewrite one query for ``principal``; raise an EgressError to refuse.
+    ``zone``: the session's TimeZone (an IANA name; None is UTC), for sql/rules/local_time.py."""
     if isinstance(query, str):
         statements = split(query)
         if not statements:
@@ -101,7 +103,7 @@ def compile_query(
         given, base = query, statement.offset
     else:
         tree, given, base = query.copy(), query.sql(dialect="postgres"), 0
-    return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap)
+    return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap, zone=zone)
 
 
 _QUOTE_LITERAL = sqlglot.parse_one(
@@ -325,11 +327,12 @@ def compile_tree(
     given: str,
     base: int = 0,
     row_cap: int | None = None,
+    zone: str | None = None,
 ) -> Compiled:
     if isinstance(tree, exp.Values) and not tree.alias:
         tree = _values_query(tree)
     ctx = Context(principal=principal, catalog=catalog, text=given, tree=tree, base=base,
-                  row_cap=row_cap)
+                  row_cap=row_cap, zone=zone)
     for rule in RULES:
         rule(ctx)
     try:

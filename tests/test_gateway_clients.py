@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+import zoneinfo
 
 import asyncpg
 import numpy as np
@@ -1104,6 +1105,73 @@ def test_timestamptz_is_written_in_the_session_time_zone(gateway, postgres_serve
     ways = ("", "(FORMAT csv)", "(FORMAT binary)")
     real = _every_way(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", ZONED, ways, zone=zone)
     assert _every_way(gateway.dsn("carol"), ZONED, ways, zone=zone) == real
+
+
+# timestamptz computed in the session's TimeZone, as PostgreSQL computes it: casts to date,
+# timestamp and time, fields, date_trunc, to_char, comparisons with dates, timestamps and
+# zone-less text, literals read on the local clock (a gap and a repeated hour among them),
+# AT TIME ZONE, current_date.
+_INSTANT = "TIMESTAMPTZ '2024-03-10 06:30:00+00'"
+LOCAL_TIME = [
+    f"{_INSTANT}::date", f"{_INSTANT}::timestamp", f"{_INSTANT}::time", f"extract(hour from {_INSTANT})",
+    f"extract(day from {_INSTANT})", f"date_part('hour', {_INSTANT})", f"extract(epoch from {_INSTANT})",
+    f"date_trunc('day', {_INSTANT})", f"date_trunc('month', {_INSTANT})", f"date_trunc('day', {_INSTANT})::date",
+    f"to_char({_INSTANT}, 'YYYY-MM-DD HH24:MI')", f"{_INSTANT} >= '2024-03-10'", f"{_INSTANT} < '2024-03-10 02:00'",
+    f"{_INSTANT} >= date '2024-03-10'", f"{_INSTANT} between '2024-03-10' and '2024-03-11'",
+    f"{_INSTANT} in ('2024-03-10 01:30:00')", "TIMESTAMPTZ '2024-03-10 01:30'", "'2024-03-10 02:30'::timestamptz",
+    "timestamp '2024-11-03 01:30'::timestamptz", "date '2024-07-01'::timestamptz", "TIMESTAMPTZ '2024-03-10 01:30+00'",
+    f"{_INSTANT} at time zone 'Asia/Tokyo'", "timestamp '2024-01-01 12:00' at time zone 'america/new_york'",
+    f"{_INSTANT} at time zone 'Nowhere/Zone'", "current_date = now()::date", f"({_INSTANT})::date - date '2024-03-01'",
+    f"extract(hour from x) FROM (VALUES ({_INSTANT})) AS t(x)",
+]
+
+
+def _local_time_answers(dsn: str, zone: str) -> list[tuple[object, ...]]:
+    from psycopg import pq
+
+    out: list[tuple[object, ...]] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"SET TIME ZONE '{zone}'")
+        for expression in LOCAL_TIME:
+            res = conn.pgconn.exec_(f"SELECT {expression}".encode())
+            if res.status == pq.ExecStatus.TUPLES_OK:
+                out.append((expression, res.fname(0), res.ftype(0), res.get_value(0, 0)))
+            else:
+                out.append((expression, res.error_field(pq.DiagnosticField.SQLSTATE), res.error_message))
+    return out
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "asia/kolkata", "Australia/Lord_Howe", "UTC"])
+def test_timestamptz_computes_in_the_session_time_zone(gateway, postgres_server, zone) -> None:  # type: ignore[no-untyped-def]
+    real = _local_time_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", zone)
+    ours = _local_time_answers(gateway.dsn("carol"), zone)
+    assert [(o, r) for o, r in zip(ours, real, strict=True) if o != r] == []
+
+
+def test_view_instants_group_and_filter_on_the_session_clock(gateway, reference) -> None:  # type: ignore[no-untyped-def]
+    # the views' timestamptz columns, cut on New York's clock, against zoneinfo's own conversion
+    # of the same instants; a statement prepared before SET TIME ZONE computes in the new zone
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    made = reference("SELECT company_id, created_at FROM curated.companies WHERE tenant_id = 'acme' "
+                     "ORDER BY company_id").to_pylist()
+    local = {r["company_id"]: r["created_at"].astimezone(zone) for r in made}
+    days: dict[dt.date, int] = {}
+    for moment in local.values():
+        days[moment.date()] = days.get(moment.date(), 0) + 1
+    since = dt.datetime(2020, 6, 1, tzinfo=zone)
+    query = ("SELECT company_id, created_at::date, extract(hour from created_at), date_trunc('day', created_at), "
+             "to_char(created_at, 'YYYY-MM-DD HH24') FROM companies ORDER BY company_id LIMIT 200")
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        conn.execute(query, prepare=True)  # prepared in UTC
+        conn.execute("SET TIME ZONE 'America/New_York'")
+        for company, day, hour, midnight, text in conn.execute(query, prepare=True).fetchall():
+            moment = local[company]
+            assert (day, int(hour), text) == (moment.date(), moment.hour, moment.strftime("%Y-%m-%d %H"))
+            assert midnight == moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        grouped = dict(conn.execute("SELECT created_at::date, count(*) FROM companies GROUP BY 1").fetchall())
+        assert grouped == days
+        assert conn.execute("SELECT count(*) FROM companies WHERE created_at >= '2020-06-01'").fetchone() == (
+            sum(1 for moment in local.values() if moment >= since),)
 
 
 # uuid and json values, NULLs among them, through COPY's formats and DataRows in both formats:

@@ -46,7 +46,7 @@ from sql.errors import (
     UndefinedTable,
 )
 from sql.model import Catalog, Column, View
-from views import arrow_types
+from views import arrow_types, zones
 
 CURATED_SCHEMA = "curated"
 VIEW_NAMES = ("companies", "company_similarities", "company_metrics")
@@ -193,6 +193,7 @@ class Warehouse:
             self._db.close()
             apply_views(path)
             self._db = duckdb.connect(str(path), read_only=True, config=config)
+        zones.register(self._db)
         _lock(self._db)
         limit = settings.stream_memory_limit
         self._stream_db = self._open_streaming(path, settings, limit) if limit else None
@@ -220,6 +221,7 @@ class Warehouse:
             quoted = str(path).replace("'", "''")
             db.execute(f"ATTACH '{quoted}' AS {STREAM_CATALOG} (READ_ONLY)")
             db.execute("SET enable_external_access = false")
+            zones.register(db)
             _lock(db)
         except BaseException:
             db.close()

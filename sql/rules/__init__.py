@@ -5,12 +5,13 @@ from sql.rules.check_columns import check_columns
 from sql.rules.check_functions import check_functions
 from sql.rules.name_columns import name_columns
 from sql.rules.context import Context
+from sql.rules.local_time import local_time
 from sql.rules.refuse_statements import refuse_statements
 from sql.rules.resolve_views import resolve_views
 from sql.rules.scope_tenant import scope_tenant
 from sql.rules.type_arithmetic import type_arithmetic
 
 RULES = (refuse_statements, check_functions, resolve_views, check_columns, name_columns, type_arithmetic,
-         scope_tenant, cap_rows)
+         local_time, scope_tenant, cap_rows)
 
 __all__ = ["RULES", "Context"]

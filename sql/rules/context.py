@@ -17,6 +17,7 @@ class Context:
     tree: exp.Expression  # rewritten in place by the rules, in order
     base: int = 0  # offset of this statement in the text the client sent
     row_cap: int | None = None
+    zone: str | None = None  # the session's TimeZone (an IANA name); None for UTC
     views_used: set[str] = field(default_factory=set)
 
     def position(self, node: exp.Expression | None) -> int | None:

@@ -59,6 +59,8 @@ def _figure(node: exp.Expression) -> tuple[str | None, int]:
         return ("date_part" if node.meta.get(DATE_PART) else "extract"), 2
     if isinstance(node, exp.Case):
         return "case", 1
+    if isinstance(node, exp.AtTimeZone):
+        return "timezone", 2  # PostgreSQL's AT TIME ZONE is its timezone() function
     if isinstance(node, exp.Func) and not isinstance(node, (exp.Binary, exp.Connector, exp.If)):
         name = functions.display_name(node).lower()
         return _PG_FUNCTION_NAMES.get(name, name), 2

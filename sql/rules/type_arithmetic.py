@@ -60,8 +60,9 @@ def _schema(ctx: Context) -> dict[str, dict[str, str]]:
     return schema
 
 
-def _typed(ctx: Context) -> dict[int, exp.Expression]:
-    """Each marked node's annotated twin, by mark; empty when the query cannot be typed."""
+def typed(ctx: Context, mark: str) -> dict[int, exp.Expression]:
+    """Each node marked ``node.meta[mark] = number``: its annotated twin, by number; empty when
+    the query cannot be typed."""
     schema = _schema(ctx)
     try:
         copy = qualify(ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
@@ -69,10 +70,10 @@ def _typed(ctx: Context) -> dict[int, exp.Expression]:
         annotate_types(copy, schema=schema, dialect=DIALECT)
     except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
         return {}
-    return {node.meta[_MARK]: node for node in copy.walk() if node.meta and _MARK in node.meta}
+    return {node.meta[mark]: node for node in copy.walk() if node.meta and mark in node.meta}
 
 
-def _type_of(node: exp.Expression) -> exp.DataType.Type | None:
+def type_of(node: exp.Expression) -> exp.DataType.Type | None:
     return node.type.this if node.type is not None else None
 
 
@@ -80,15 +81,15 @@ def integral(node: exp.Expression) -> bool:
     """Whether PostgreSQL computes ``node`` (from the annotated copy) as an integer type."""
     if isinstance(node, (exp.Paren, exp.Neg)):
         return integral(node.this)
-    if isinstance(node, exp.Sub) and _type_of(node.left) == _type_of(node.right) == exp.DataType.Type.DATE:
+    if isinstance(node, exp.Sub) and type_of(node.left) == type_of(node.right) == exp.DataType.Type.DATE:
         return True  # a date minus a date is days: (d1 - d2) / 7 is whole weeks
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Div)):
         return integral(node.left) and integral(node.right)
     if isinstance(node, exp.Sum):  # sum(int2/int4) is bigint; sum(int8) is numeric
-        return _type_of(node.this) in _INTEGER - {exp.DataType.Type.BIGINT}
+        return type_of(node.this) in _INTEGER - {exp.DataType.Type.BIGINT}
     if isinstance(node, exp.Extract):
         return False  # numeric (PostgreSQL 14+), date_part() a double
-    return _type_of(node) in _INTEGER
+    return type_of(node) in _INTEGER
 
 
 def _literal_value(node: exp.Expression) -> decimal.Decimal | None:
@@ -135,7 +136,7 @@ def _numeric_cast(node: exp.Cast, twin: exp.Cast) -> None:
             if scale <= _WIDEST and value.adjusted() + 1 + scale <= _WIDEST:
                 node.set("to", _decimal(scale))
         return
-    kind = _type_of(twin.this)
+    kind = type_of(twin.this)
     if kind == exp.DataType.Type.DECIMAL:
         node.replace(node.this)  # numeric to numeric keeps the value's own scale
     elif integral(twin.this) or (isinstance(twin.this, exp.Sum) and integral(twin.this.this)):
@@ -155,12 +156,12 @@ def _result_type(node: exp.Expression, twin: exp.Expression) -> None:
     """sum() of int2/int4 is bigint in PostgreSQL (DuckDB: HUGEINT, sent as numeric), and a
     date minus a date is an integer of days (DuckDB: BIGINT). Calls answered as int4 are cast
     before any typing (_int4_calls)."""
-    if isinstance(node, exp.Sum) and _type_of(twin.this) in _INTEGER - {exp.DataType.Type.BIGINT}:
+    if isinstance(node, exp.Sum) and type_of(twin.this) in _INTEGER - {exp.DataType.Type.BIGINT}:
         while isinstance(node.parent, (exp.Window, exp.Filter)) and node.arg_key == "this":
             node = node.parent  # sum(x) FILTER (...) OVER (...) is cast whole
         _wrap(node, "BIGINT")
-    elif (isinstance(node, exp.Sub) and _type_of(twin.left) == exp.DataType.Type.DATE
-          and _type_of(twin.right) == exp.DataType.Type.DATE):
+    elif (isinstance(node, exp.Sub) and type_of(twin.left) == exp.DataType.Type.DATE
+          and type_of(twin.right) == exp.DataType.Type.DATE):
         _wrap(node, "INTEGER")
 
 
@@ -176,7 +177,7 @@ def _extract(node: exp.Extract, twin: exp.Extract) -> None:
     """EXTRACT as PostgreSQL 14+ answers it (numeric, with the fraction of a second), and
     date_part() as a double: DuckDB answers both with a BIGINT (the seconds without their
     fraction) or, for epoch, a double."""
-    field, operand = node.this.name.upper(), _type_of(twin.expression)
+    field, operand = node.this.name.upper(), type_of(twin.expression)
     as_double = bool(node.meta.get(DATE_PART))
     if field in _WHOLE_FIELDS:
         _wrap(node, "DOUBLE" if as_double else "DECIMAL(38, 0)")
@@ -219,7 +220,7 @@ def type_arithmetic(ctx: Context) -> None:
         return
     for number, node in enumerate(nodes):
         node.meta[_MARK] = number
-    twins = _typed(ctx)
+    twins = typed(ctx, _MARK)
     for node in nodes:
         node.meta.pop(_MARK, None)
     # Casts and result types first, then divisions innermost first (find_all is breadth-first):
@@ -240,5 +241,5 @@ def type_arithmetic(ctx: Context) -> None:
             continue
         if integral(twin.left) and integral(twin.right):
             node.replace(exp.IntDiv(this=node.left, expression=node.right))
-        elif _type_of(twin.right) in _NUMBER and not _nonzero_literal(node.right):
+        elif type_of(twin.right) in _NUMBER and not _nonzero_literal(node.right):
             node.set("expression", _guarded(node.right))

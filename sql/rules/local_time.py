@@ -1,0 +1,163 @@
+"""timestamptz computed in the session's TimeZone, as PostgreSQL computes it.
+
+In a session whose TimeZone is not UTC (pgjdbc sends the JVM's zone at start-up; psql users
+SET it), PostgreSQL reads and cuts instants on that zone's wall clock:
+
+    created_at::date                  ->  CAST(egress_to_local(created_at, 'Asia/Kolkata') AS DATE)
+    extract(hour from created_at)     ->  EXTRACT(HOUR FROM egress_to_local(created_at, ...))
+    date_trunc('day', created_at)     ->  egress_from_local(DATE_TRUNC('DAY', egress_to_local(created_at, ...)), ...)
+    to_char(created_at, 'HH24')       ->  STRFTIME(egress_to_local(created_at, ...), '%H')
+    created_at >= '2024-01-01'        ->  created_at >= egress_from_local(CAST('2024-01-01' AS TIMESTAMP), ...)
+    created_at >= DATE '2024-01-01'   ->  the same: a date or timestamp meets a timestamptz at local midnight
+    TIMESTAMPTZ '2024-01-01 10:00'    ->  egress_from_local(CAST('2024-01-01 10:00' AS TIMESTAMP), ...)
+    current_date                      ->  CAST(egress_to_local(now(), ...) AS DATE)
+
+DuckDB does all of these in UTC (it needs its icu extension for anything else), so a day's
+boundaries were UTC's, and a New York user grouping by day got 19:00 of the day before. The two
+functions are registered on every warehouse instance (views/zones.py). `x AT TIME ZONE 'zone'`
+with a literal zone is answered in any session, UTC too: a timestamptz becomes that zone's
+wall clock, a timestamp the instant it was there.
+
+Types come from the annotated copy type_arithmetic uses. Left in UTC: an instant's epoch (it
+has no zone), a timestamptz cast to text (written with +00), interval arithmetic across a
+daylight-saving change, and operands the annotator cannot type (parameters, masked columns).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+
+from sqlglot import exp
+
+from sql.errors import InvalidParameterValue
+from sql.rules.context import Context
+from sql.rules.type_arithmetic import type_of, typed
+
+_MARK = "egress_local_time"
+TO_LOCAL, FROM_LOCAL = "egress_to_local", "egress_from_local"  # views/zones.py
+_T = exp.DataType.Type
+_CLOCK = {_T.DATE, _T.TIMESTAMP, _T.TIME}
+_INSTANT = {_T.TIMESTAMPTZ, _T.TIMESTAMPLTZ}
+_NO_ZONE_FIELDS = {"EPOCH", "TIMEZONE", "TIMEZONE_HOUR", "TIMEZONE_MINUTE"}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+# a date or a date and time with no zone or offset: read on the session's clock
+_CLOCK_TEXT = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*")
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def zone_name(text: str) -> str:
+    """A zone as PostgreSQL matches it (any case), by its IANA name; 22023 if there is none."""
+    name = _zone_names().get(text.strip().lower())
+    if name is None:
+        raise InvalidParameterValue(f'time zone "{text}" not recognized')
+    return name
+
+
+def _call(name: str, value: exp.Expression, zone: str | None) -> exp.Expression:
+    """One of views/zones.py's functions; in UTC, DuckDB's own cast does the same."""
+    if zone is None:
+        return exp.cast(value, "TIMESTAMP" if name == TO_LOCAL else "TIMESTAMPTZ")
+    return exp.Anonymous(this=name, expressions=[value, exp.Literal.string(zone)])
+
+
+def _wrap(node: exp.Expression, name: str, zone: str | None) -> None:
+    """Put ``node`` inside that call in place, keeping the node (later rewrites may still find it)."""
+    placeholder = exp.Null()
+    node.replace(placeholder)
+    placeholder.replace(_call(name, node, zone))
+
+
+def _instant(twin: exp.Expression) -> bool:
+    """Whether the annotated node is a timestamptz (the annotator leaves now() and date_trunc()
+    of one untyped or a timestamp)."""
+    while isinstance(twin, (exp.Paren, exp.TimestampTrunc)):
+        twin = twin.this
+    return isinstance(twin, exp.CurrentTimestamp) or type_of(twin) in _INSTANT
+
+
+def _clock_literal(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_string and _CLOCK_TEXT.fullmatch(node.this) is not None
+
+
+def _as_instant(node: exp.Expression, twin: exp.Expression, zone: str) -> None:
+    """A date, a timestamp or a zone-less literal where an instant is compared: the instant
+    that wall clock shows in ``zone``."""
+    if _clock_literal(node) or (type_of(twin) in _CLOCK - {_T.TIME} and not _instant(twin)):
+        replacement = _call(FROM_LOCAL, exp.cast(node.copy(), "TIMESTAMP"), zone)
+        node.replace(replacement)
+
+
+def _at_time_zone(node: exp.AtTimeZone, twin: exp.AtTimeZone) -> None:
+    if not (isinstance(node.args.get("zone"), exp.Literal) and node.args["zone"].is_string):
+        return  # left to DuckDB, which refuses it without icu
+    zone = zone_name(node.args["zone"].this)
+    kind = type_of(twin.this)
+    if kind in _INSTANT:
+        node.replace(_call(TO_LOCAL, node.this, zone))
+    elif kind in _CLOCK - {_T.TIME}:
+        node.replace(_call(FROM_LOCAL, exp.cast(node.this, "TIMESTAMP"), zone))
+
+
+def _candidates(tree: exp.Expression, zone: str | None) -> list[exp.Expression]:
+    found: list[exp.Expression] = [*tree.find_all(exp.AtTimeZone, exp.Cast, exp.TryCast, exp.Extract)]
+    if zone is None:
+        return found  # in UTC DuckDB's reading is PostgreSQL's, but for a time or a field of an instant
+    return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, *_COMPARISONS)]
+
+
+def local_time(ctx: Context) -> None:
+    zone = ctx.zone
+    if zone is not None and zone.upper() in ("UTC", "ETC/UTC"):
+        zone = None
+    for node in list(ctx.tree.find_all(exp.CurrentDate)) if zone else []:
+        if not node.args:
+            node.replace(exp.cast(_call(TO_LOCAL, exp.CurrentTimestamp(), zone), "DATE"))
+    nodes = _candidates(ctx.tree, zone)
+    if not nodes:
+        return
+    for number, node in enumerate(nodes):
+        node.meta[_MARK] = number
+    twins = typed(ctx, _MARK)
+    for node in nodes:
+        node.meta.pop(_MARK, None)
+    for number, node in enumerate(nodes):
+        twin = twins.get(number)
+        if twin is None or type(twin) is not type(node):
+            continue
+        if isinstance(node, exp.AtTimeZone):
+            _at_time_zone(node, twin)  # type: ignore[arg-type]
+        elif isinstance(node, (exp.Cast, exp.TryCast)):
+            target = node.to.this
+            if target in _CLOCK and _instant(twin.this) and (zone is not None or target == _T.TIME):
+                _wrap(node.this, TO_LOCAL, zone)  # DuckDB casts an instant to a time only with icu
+            elif zone is not None and target in _INSTANT and (
+                    _clock_literal(node.this) or (type_of(twin.this) in _CLOCK - {_T.TIME} and not _instant(twin.this))):
+                node.replace(_call(FROM_LOCAL, exp.cast(node.this, "TIMESTAMP"), zone))
+        elif isinstance(node, exp.Extract):
+            if node.this.name.upper() not in _NO_ZONE_FIELDS and _instant(twin.expression):
+                _wrap(node.expression, TO_LOCAL, zone)
+        elif zone is None:
+            continue
+        elif isinstance(node, (exp.TimestampTrunc, exp.TimeToStr)):
+            if _instant(twin.this):
+                _wrap(node.this, TO_LOCAL, zone)
+                if isinstance(node, exp.TimestampTrunc):
+                    _wrap(node, FROM_LOCAL, zone)
+        elif isinstance(node, exp.Between):
+            if _instant(twin.this):
+                for key in ("low", "high"):
+                    _as_instant(node.args[key], twin.args[key], zone)
+        elif isinstance(node, exp.In):
+            if _instant(twin.this) and len(node.expressions) == len(twin.expressions):
+                for item, item_twin in zip(node.expressions, twin.expressions, strict=True):
+                    _as_instant(item, item_twin, zone)
+        elif _instant(twin.left):
+            _as_instant(node.right, twin.right, zone)
+        elif _instant(twin.right):
+            _as_instant(node.left, twin.left, zone)
