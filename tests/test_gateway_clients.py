@@ -1122,7 +1122,9 @@ LOCAL_TIME = [
     "timestamp '2024-11-03 01:30'::timestamptz", "date '2024-07-01'::timestamptz", "TIMESTAMPTZ '2024-03-10 01:30+00'",
     f"{_INSTANT} at time zone 'Asia/Tokyo'", "timestamp '2024-01-01 12:00' at time zone 'america/new_york'",
     f"{_INSTANT} at time zone 'Nowhere/Zone'", "current_date = now()::date", f"({_INSTANT})::date - date '2024-03-01'",
-    f"extract(hour from x) FROM (VALUES ({_INSTANT})) AS t(x)",
+    f"extract(hour from x) FROM (VALUES ({_INSTANT})) AS t(x)", f"{_INSTANT}::text",
+    "'at ' || TIMESTAMPTZ '2024-03-10 06:30:00.5+00'", "TIMESTAMPTZ '1850-01-01 12:00:00+00'::text",
+    "cast(null::timestamptz as text)",
 ]
 
 

@@ -11,6 +11,7 @@ SET it), PostgreSQL reads and cuts instants on that zone's wall clock:
     created_at >= DATE '2024-01-01'   ->  the same: a date or timestamp meets a timestamptz at local midnight
     TIMESTAMPTZ '2024-01-01 10:00'    ->  egress_from_local(CAST('2024-01-01 10:00' AS TIMESTAMP), ...)
     current_date                      ->  CAST(egress_to_local(now(), ...) AS DATE)
+    created_at::text, 'at ' || created_at ->  the wall clock there and its offset (19:30:00-05)
 
 DuckDB does all of these in UTC (it needs its icu extension for anything else), so a day's
 boundaries were UTC's, and a New York user grouping by day got 19:00 of the day before. The two
@@ -19,8 +20,8 @@ with a literal zone is answered in any session, UTC too: a timestamptz becomes t
 wall clock, a timestamp the instant it was there.
 
 Types come from the annotated copy type_arithmetic uses. Left in UTC: an instant's epoch (it
-has no zone), a timestamptz cast to text (written with +00), interval arithmetic across a
-daylight-saving change, and operands the annotator cannot type (parameters, masked columns).
+has no zone), interval arithmetic across a daylight-saving change, and operands the annotator
+cannot type (parameters, masked columns).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import functools
 import re
 import zoneinfo
 
+import sqlglot
 from sqlglot import exp
 
 from sql.errors import InvalidParameterValue
@@ -39,6 +41,7 @@ _MARK = "egress_local_time"
 TO_LOCAL, FROM_LOCAL = "egress_to_local", "egress_from_local"  # views/zones.py
 _T = exp.DataType.Type
 _CLOCK = {_T.DATE, _T.TIMESTAMP, _T.TIME}
+_TEXT = {_T.TEXT, _T.VARCHAR}
 _INSTANT = {_T.TIMESTAMPTZ, _T.TIMESTAMPLTZ}
 _NO_ZONE_FIELDS = {"EPOCH", "TIMEZONE", "TIMEZONE_HOUR", "TIMEZONE_MINUTE"}
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -81,6 +84,24 @@ def _instant(twin: exp.Expression) -> bool:
     return isinstance(twin, exp.CurrentTimestamp) or type_of(twin) in _INSTANT
 
 
+# timestamptz_out in a zone: the wall clock, then the offset as +HH, +HH:MM or +HH:MM:SS
+_OFFSET_SECONDS = "((epoch_us(egress_l) - epoch_us(egress_x)) // 1000000)"
+_INSTANT_TEXT = sqlglot.parse_one(
+    "CAST(egress_l AS VARCHAR) || CASE WHEN {d} < 0 THEN '-' ELSE '+' END"
+    " || lpad(CAST(abs({d}) // 3600 AS VARCHAR), 2, '0')"
+    " || CASE WHEN abs({d}) % 3600 = 0 THEN '' ELSE ':' || lpad(CAST(abs({d}) % 3600 // 60 AS VARCHAR), 2, '0') END"
+    " || CASE WHEN abs({d}) % 60 = 0 THEN '' ELSE ':' || lpad(CAST(abs({d}) % 60 AS VARCHAR), 2, '0') END"
+    .format(d=_OFFSET_SECONDS), read="duckdb")
+
+
+def _instant_text(value: exp.Expression, zone: str) -> exp.Expression:
+    """An instant as text, as PostgreSQL writes it in ``zone`` (DuckDB writes UTC, +00)."""
+    local = _call(TO_LOCAL, value, zone)
+    made = _INSTANT_TEXT.transform(
+        lambda n: (local if n.name == "egress_l" else value).copy() if isinstance(n, exp.Column) else n)
+    return exp.paren(made, copy=False)
+
+
 def _clock_literal(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal) and node.is_string and _CLOCK_TEXT.fullmatch(node.this) is not None
 
@@ -108,7 +129,7 @@ def _candidates(tree: exp.Expression, zone: str | None) -> list[exp.Expression]:
     found: list[exp.Expression] = [*tree.find_all(exp.AtTimeZone, exp.Cast, exp.TryCast, exp.Extract)]
     if zone is None:
         return found  # in UTC DuckDB's reading is PostgreSQL's, but for a time or a field of an instant
-    return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, *_COMPARISONS)]
+    return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, exp.DPipe, *_COMPARISONS)]
 
 
 def local_time(ctx: Context) -> None:
@@ -134,7 +155,9 @@ def local_time(ctx: Context) -> None:
             _at_time_zone(node, twin)  # type: ignore[arg-type]
         elif isinstance(node, (exp.Cast, exp.TryCast)):
             target = node.to.this
-            if target in _CLOCK and _instant(twin.this) and (zone is not None or target == _T.TIME):
+            if target in _TEXT and zone is not None and _instant(twin.this):
+                node.replace(_instant_text(node.this, zone))
+            elif target in _CLOCK and _instant(twin.this) and (zone is not None or target == _T.TIME):
                 _wrap(node.this, TO_LOCAL, zone)  # DuckDB casts an instant to a time only with icu
             elif zone is not None and target in _INSTANT and (
                     _clock_literal(node.this) or (type_of(twin.this) in _CLOCK - {_T.TIME} and not _instant(twin.this))):
@@ -149,6 +172,10 @@ def local_time(ctx: Context) -> None:
                 _wrap(node.this, TO_LOCAL, zone)
                 if isinstance(node, exp.TimestampTrunc):
                     _wrap(node, FROM_LOCAL, zone)
+        elif isinstance(node, exp.DPipe):  # 'at ' || created_at: the text in the zone
+            for key in ("this", "expression"):
+                if _instant(twin.args[key]):
+                    node.set(key, _instant_text(node.args[key], zone))
         elif isinstance(node, exp.Between):
             if _instant(twin.this):
                 for key in ("low", "high"):
