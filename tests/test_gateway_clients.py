@@ -1124,7 +1124,11 @@ LOCAL_TIME = [
     f"{_INSTANT} at time zone 'Nowhere/Zone'", "current_date = now()::date", f"({_INSTANT})::date - date '2024-03-01'",
     f"extract(hour from x) FROM (VALUES ({_INSTANT})) AS t(x)", f"{_INSTANT}::text",
     "'at ' || TIMESTAMPTZ '2024-03-10 06:30:00.5+00'", "TIMESTAMPTZ '1850-01-01 12:00:00+00'::text",
-    "cast(null::timestamptz as text)",
+    "cast(null::timestamptz as text)", "TIMESTAMPTZ '2024-03-09 12:00:00+00' + interval '1 day'",
+    "TIMESTAMPTZ '2024-03-09 12:00:00+00' + interval '24 hours'", "interval '1 month 2 days 03:04:05' + TIMESTAMPTZ '2024-01-31 12:00:00+00'",
+    "TIMESTAMPTZ '2024-11-03 12:00:00+00' - interval '1 day 1 hour'", "date_trunc('month', TIMESTAMPTZ '2024-03-15 12:00+00') + interval '1 month'",
+    f"{_INSTANT} < date_trunc('month', {_INSTANT}) + interval '1 month'", "TIMESTAMPTZ '2024-03-09 12:00:00+00' - interval '-1 year'",
+    f"{_INSTANT} - TIMESTAMPTZ '2024-03-09 06:30:00+00'", f"({_INSTANT} - interval '1 day')::date",
 ]
 
 

@@ -12,6 +12,7 @@ SET it), PostgreSQL reads and cuts instants on that zone's wall clock:
     TIMESTAMPTZ '2024-01-01 10:00'    ->  egress_from_local(CAST('2024-01-01 10:00' AS TIMESTAMP), ...)
     current_date                      ->  CAST(egress_to_local(now(), ...) AS DATE)
     created_at::text, 'at ' || created_at ->  the wall clock there and its offset (19:30:00-05)
+    created_at + interval '1 month 2 hours' -> months and days on the local clock, hours elapsed
 
 DuckDB does all of these in UTC (it needs its icu extension for anything else), so a day's
 boundaries were UTC's, and a New York user grouping by day got 19:00 of the day before. The two
@@ -20,8 +21,7 @@ with a literal zone is answered in any session, UTC too: a timestamptz becomes t
 wall clock, a timestamp the instant it was there.
 
 Types come from the annotated copy type_arithmetic uses. Left in UTC: an instant's epoch (it
-has no zone), interval arithmetic across a daylight-saving change, and operands the annotator
-cannot type (parameters, masked columns).
+has no zone) and operands the annotator cannot type (parameters, masked columns).
 """
 
 from __future__ import annotations
@@ -77,11 +77,44 @@ def _wrap(node: exp.Expression, name: str, zone: str | None) -> None:
 
 
 def _instant(twin: exp.Expression) -> bool:
-    """Whether the annotated node is a timestamptz (the annotator leaves now() and date_trunc()
-    of one untyped or a timestamp)."""
+    """Whether the annotated node is a timestamptz (the annotator leaves now(), date_trunc()
+    of one and one plus an interval untyped or a timestamp)."""
     while isinstance(twin, (exp.Paren, exp.TimestampTrunc)):
         twin = twin.this
+    if isinstance(twin, exp.Add):
+        return _instant(twin.left) or _instant(twin.right)
+    if isinstance(twin, exp.Sub):
+        return _instant(twin.left) and not _instant(twin.right)
     return isinstance(twin, exp.CurrentTimestamp) or type_of(twin) in _INSTANT
+
+
+# An interval's calendar part (months and days, added on the local clock) and its clock part
+# (added as elapsed time), as PostgreSQL's timestamptz + interval applies them.
+_CALENDAR = sqlglot.parse_one(
+    "to_months(CAST(datepart('year', egress_i) * 12 + datepart('month', egress_i) AS INTEGER))"
+    " + to_days(CAST(datepart('day', egress_i) AS INTEGER))", read="duckdb")
+_ELAPSED = sqlglot.parse_one(
+    "to_microseconds(datepart('hour', egress_i) * 3600000000 + datepart('minute', egress_i) * 60000000"
+    " + datepart('microseconds', egress_i))", read="duckdb")
+
+
+def _interval_part(template: exp.Expression, interval: exp.Expression) -> exp.Expression:
+    return exp.paren(template.transform(
+        lambda n: interval.copy() if isinstance(n, exp.Column) and n.name == "egress_i" else n), copy=False)
+
+
+def _shifted(node: exp.Add | exp.Sub, twin: exp.Add | exp.Sub, zone: str) -> None:
+    """An instant plus or minus an interval: months and days on the zone's clock (a day is 23
+    or 25 hours across a daylight-saving change), then the rest as elapsed time."""
+    if _instant(twin.left) and type_of(twin.right) == _T.INTERVAL:
+        instant, interval = node.left, node.right
+    elif isinstance(node, exp.Add) and _instant(twin.right) and type_of(twin.left) == _T.INTERVAL:
+        instant, interval = node.right, node.left
+    else:
+        return
+    kind = type(node)
+    clock = kind(this=_call(TO_LOCAL, instant, zone), expression=_interval_part(_CALENDAR, interval))
+    node.replace(kind(this=_call(FROM_LOCAL, clock, zone), expression=_interval_part(_ELAPSED, interval)))
 
 
 # timestamptz_out in a zone: the wall clock, then the offset as +HH, +HH:MM or +HH:MM:SS
@@ -129,7 +162,8 @@ def _candidates(tree: exp.Expression, zone: str | None) -> list[exp.Expression]:
     found: list[exp.Expression] = [*tree.find_all(exp.AtTimeZone, exp.Cast, exp.TryCast, exp.Extract)]
     if zone is None:
         return found  # in UTC DuckDB's reading is PostgreSQL's, but for a time or a field of an instant
-    return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, exp.DPipe, *_COMPARISONS)]
+    return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, exp.DPipe, exp.Add,
+                                   exp.Sub, *_COMPARISONS)]
 
 
 def local_time(ctx: Context) -> None:
@@ -172,6 +206,8 @@ def local_time(ctx: Context) -> None:
                 _wrap(node.this, TO_LOCAL, zone)
                 if isinstance(node, exp.TimestampTrunc):
                     _wrap(node, FROM_LOCAL, zone)
+        elif isinstance(node, (exp.Add, exp.Sub)):
+            _shifted(node, twin, zone)  # type: ignore[arg-type]
         elif isinstance(node, exp.DPipe):  # 'at ' || created_at: the text in the zone
             for key in ("this", "expression"):
                 if _instant(twin.args[key]):
