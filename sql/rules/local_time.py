@@ -158,9 +158,27 @@ def _at_time_zone(node: exp.AtTimeZone, twin: exp.AtTimeZone) -> None:
         node.replace(_call(FROM_LOCAL, exp.cast(node.this, "TIMESTAMP"), zone))
 
 
-def _candidates(tree: exp.Expression, zone: str | None) -> list[exp.Expression]:
-    found: list[exp.Expression] = [*tree.find_all(exp.AtTimeZone, exp.Cast, exp.TryCast, exp.Extract)]
-    if zone is None:
+def _holds_instants(ctx: Context) -> bool:
+    """Whether anything in the query can be a timestamptz: a view's timestamptz column, now(),
+    a cast or a function that makes one. Without, the typing pass (about 2 ms) is skipped."""
+    names = {c.name.lower() for name in ctx.views_used if (view := ctx.catalog.view(name)) is not None
+             for c in view.columns if c.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))}
+    for node in ctx.tree.walk():
+        if isinstance(node, exp.Column) and node.name.lower() in names:
+            return True
+        if isinstance(node, (exp.CurrentTimestamp, exp.AtTimeZone, exp.UnixToTime, exp.Anonymous)):
+            return True  # an unknown call may return one
+        if isinstance(node, (exp.Cast, exp.TryCast)) and node.to.this in _INSTANT:
+            return True
+    return False
+
+
+def _candidates(ctx: Context, zone: str | None) -> list[exp.Expression]:
+    tree = ctx.tree
+    found: list[exp.Expression] = [*tree.find_all(exp.AtTimeZone, exp.Extract)]
+    found += [n for n in tree.find_all(exp.Cast, exp.TryCast)
+              if n.to.this == _T.TIME or (zone is not None and n.to.this in _CLOCK | _INSTANT | _TEXT)]
+    if zone is None or not (found or _holds_instants(ctx)):
         return found  # in UTC DuckDB's reading is PostgreSQL's, but for a time or a field of an instant
     return found + [*tree.find_all(exp.TimestampTrunc, exp.TimeToStr, exp.Between, exp.In, exp.DPipe, exp.Add,
                                    exp.Sub, *_COMPARISONS)]
@@ -173,7 +191,7 @@ def local_time(ctx: Context) -> None:
     for node in list(ctx.tree.find_all(exp.CurrentDate)) if zone else []:
         if not node.args:
             node.replace(exp.cast(_call(TO_LOCAL, exp.CurrentTimestamp(), zone), "DATE"))
-    nodes = _candidates(ctx.tree, zone)
+    nodes = _candidates(ctx, zone)
     if not nodes:
         return
     for number, node in enumerate(nodes):
