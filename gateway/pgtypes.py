@@ -37,7 +37,7 @@ from sql.errors import (
     InvalidTextRepresentation,
     NumericValueOutOfRange,
 )
-from views import arrow_types
+from views import arrow_types, zones
 
 try:
     from gateway import _rows
@@ -1145,12 +1145,27 @@ _CAST_FROM_TEXT = {TIMESTAMP: duckdb.sqltypes.TIMESTAMP, TIMESTAMPTZ: duckdb.sql
                    TIME: duckdb.sqltypes.TIME, INTERVAL: duckdb.sqltypes.INTERVAL}
 
 
-def engine_params(oids: Sequence[int], values: Sequence[Any]) -> list[Any]:
+def _local_instant(text: str, zone: str) -> str:
+    """A timestamptz sent as text with no offset, read on ``zone``'s clock as PostgreSQL reads
+    it (the offset after a change for a time that happens twice, before it for one that never
+    does); text this cannot read goes to DuckDB's cast as it is."""
+    try:
+        clock = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text
+    if clock.tzinfo is not None:
+        return text
+    instant = zones.from_local(pa.array([clock], pa.timestamp("us")), pa.array([zone]))[0].as_py()
+    return instant.isoformat(sep=" ")
+
+
+def engine_params(oids: Sequence[int], values: Sequence[Any], zone: str | None = None) -> list[Any]:
     """Decoded parameters as DuckDB should bind them: with the type the client declared where a
     plain Python value would take another, so that `SELECT $1` answers in that type as
     PostgreSQL does. A Python int binds as INTEGER or BIGINT (int2 is SMALLINT), a float as
     DOUBLE (float4 is REAL), and a timestamp, time or interval sent as text would stay text
-    (DuckDB's cast reads it, offsets included)."""
+    (DuckDB's cast reads it, offsets included). ``zone``: the session's TimeZone (None: UTC),
+    which a timestamptz sent without an offset is read in."""
     out = list(values)
     for i, (oid, value) in enumerate(zip(oids, values)):
         if value is None:
@@ -1164,6 +1179,8 @@ def engine_params(oids: Sequence[int], values: Sequence[Any]) -> list[Any]:
         elif oid in _CAST_FROM_TEXT and isinstance(value, str):
             if oid == INTERVAL:  # "-1 days +02:03:04": PostgreSQL signs each part, DuckDB reads no "+"
                 value = re.sub(r"(^|\s)\+", r"\1", value)
+            elif oid == TIMESTAMPTZ and zone is not None:
+                value = _local_instant(value, zone)
             out[i] = duckdb_values.Value(value, _CAST_FROM_TEXT[oid])
     return out
 

@@ -347,7 +347,7 @@ class Session:
             if old is not None and old.stream is not None:
                 old.stream.close()
             self.portals[msg.portal] = Portal(prepared, params, msg.result_formats,
-                                              typed=pgtypes.engine_params(oids, params))
+                                              typed=pgtypes.engine_params(oids, params, self._zone()))
             yield encode(m.BindComplete())
         elif isinstance(msg, m.Describe):
             if msg.kind == "S":

@@ -1144,6 +1144,9 @@ def _local_time_answers(dsn: str, zone: str) -> list[tuple[object, ...]]:
                 out.append((expression, res.fname(0), res.ftype(0), res.get_value(0, 0)))
             else:
                 out.append((expression, res.error_field(pq.DiagnosticField.SQLSTATE), res.error_message))
+        for text in (b"2024-03-10 02:30", b"2024-11-03 01:30:00.5", b"2024-07-01", b"2024-07-01 12:00+02"):
+            res = conn.pgconn.exec_params(b"SELECT $1", [text], [1184])  # a timestamptz sent without an offset
+            out.append((text, res.ftype(0), res.get_value(0, 0)))
     return out
 
 
