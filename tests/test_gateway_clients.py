@@ -725,6 +725,8 @@ WIRE_VALUES = [
     "CAST(NULL AS UUID)", "ARRAY[CAST('00000000-0000-0000-0000-000000000000' AS UUID), NULL]",
     "CAST('{\"a\": 1, \"b\":[1,2]}' AS JSON)", "CAST(' [1, \"é\"] ' AS JSON)", "CAST(NULL AS JSON)",
     "ARRAY[CAST('{}' AS JSON), CAST('\"x y\"' AS JSON)]",
+    "CAST('infinity' AS DATE)", "CAST('-infinity' AS DATE)", "CAST('infinity' AS TIMESTAMP)",
+    "CAST('-infinity' AS TIMESTAMPTZ)", "ARRAY[CAST('infinity' AS DATE), DATE '2024-01-02']",
 ]
 
 
@@ -1097,7 +1099,8 @@ def test_common_expressions_answer_as_postgresql_does(gateway, postgres_server) 
 # timestamptz values written in the session's TimeZone, with each value's own offset (daylight
 # saving time, half-hour zones, local mean time before 1900), in every text form and in binary.
 ZONED = ["TIMESTAMPTZ '2024-01-01 00:30:00+00'", "TIMESTAMPTZ '2024-07-01 12:00:00.5+00'",
-         "TIMESTAMPTZ '1850-01-01 12:00:00+00'", "TIMESTAMPTZ '2024-03-10 07:00:00+00'", "CAST(NULL AS TIMESTAMPTZ)"]
+         "TIMESTAMPTZ '1850-01-01 12:00:00+00'", "TIMESTAMPTZ '2024-03-10 07:00:00+00'", "CAST(NULL AS TIMESTAMPTZ)",
+         "CAST('infinity' AS TIMESTAMPTZ)", "CAST('-infinity' AS TIMESTAMPTZ)"]
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "asia/kolkata", "Europe/Berlin", "UTC"])
@@ -1124,7 +1127,8 @@ LOCAL_TIME = [
     f"{_INSTANT} at time zone 'Nowhere/Zone'", "current_date = now()::date", f"({_INSTANT})::date - date '2024-03-01'",
     f"extract(hour from x) FROM (VALUES ({_INSTANT})) AS t(x)", f"{_INSTANT}::text",
     "'at ' || TIMESTAMPTZ '2024-03-10 06:30:00.5+00'", "TIMESTAMPTZ '1850-01-01 12:00:00+00'::text",
-    "cast(null::timestamptz as text)", "TIMESTAMPTZ '2024-03-09 12:00:00+00' + interval '1 day'",
+    "cast(null::timestamptz as text)", "'infinity'::timestamptz::date", "date_trunc('day', '-infinity'::timestamptz)",
+    "'infinity'::timestamp::timestamptz", "'-infinity'::timestamptz::text", "TIMESTAMPTZ '2024-03-09 12:00:00+00' + interval '1 day'",
     "TIMESTAMPTZ '2024-03-09 12:00:00+00' + interval '24 hours'", "interval '1 month 2 days 03:04:05' + TIMESTAMPTZ '2024-01-31 12:00:00+00'",
     "TIMESTAMPTZ '2024-11-03 12:00:00+00' - interval '1 day 1 hour'", "date_trunc('month', TIMESTAMPTZ '2024-03-15 12:00+00') + interval '1 month'",
     f"{_INSTANT} < date_trunc('month', {_INSTANT}) + interval '1 month'", "TIMESTAMPTZ '2024-03-09 12:00:00+00' - interval '-1 year'",

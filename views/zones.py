@@ -26,10 +26,20 @@ TO_LOCAL, FROM_LOCAL = "egress_to_local", "egress_from_local"
 _CLOCK, _INSTANT = pa.timestamp("us"), pa.timestamp("us", tz="UTC")
 
 
+_ENDLESS = 2**63 - 1  # DuckDB's infinity; -infinity is its negation
+
+
 def _by_zone(clock_or_instant: pa.Array, zones: pa.Array, convert, empty: pa.DataType) -> pa.Array:  # type: ignore[no-untyped-def]
-    """``convert`` applied per distinct zone (the policy passes one literal: one call)."""
+    """``convert`` applied per distinct zone (the policy passes one literal: one call);
+    infinity and -infinity stay what they are in any zone, as in PostgreSQL."""
     if len(clock_or_instant) == 0:
         return pa.array([], empty)
+    raw = clock_or_instant.cast(pa.int64())
+    endless = pc.fill_null(pc.or_(pc.equal(raw, _ENDLESS), pc.equal(raw, -_ENDLESS)), False)
+    if pc.any(endless).as_py():
+        finite = pc.if_else(endless, pa.scalar(None, clock_or_instant.type), clock_or_instant)
+        made = _by_zone(finite, zones, convert, empty)
+        return pc.if_else(endless, raw.cast(empty), made)
     distinct = pc.unique(zones)
     if len(distinct) == 1:
         return convert(clock_or_instant, distinct[0].as_py())

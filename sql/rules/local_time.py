@@ -120,10 +120,11 @@ def _shifted(node: exp.Add | exp.Sub, twin: exp.Add | exp.Sub, zone: str) -> Non
 # timestamptz_out in a zone: the wall clock, then the offset as +HH, +HH:MM or +HH:MM:SS
 _OFFSET_SECONDS = "((epoch_us(egress_l) - epoch_us(egress_x)) // 1000000)"
 _INSTANT_TEXT = sqlglot.parse_one(
+    "CASE WHEN isinf(egress_x) THEN CAST(egress_x AS VARCHAR) ELSE "
     "CAST(egress_l AS VARCHAR) || CASE WHEN {d} < 0 THEN '-' ELSE '+' END"
     " || lpad(CAST(abs({d}) // 3600 AS VARCHAR), 2, '0')"
     " || CASE WHEN abs({d}) % 3600 = 0 THEN '' ELSE ':' || lpad(CAST(abs({d}) % 3600 // 60 AS VARCHAR), 2, '0') END"
-    " || CASE WHEN abs({d}) % 60 = 0 THEN '' ELSE ':' || lpad(CAST(abs({d}) % 60 AS VARCHAR), 2, '0') END"
+    " || CASE WHEN abs({d}) % 60 = 0 THEN '' ELSE ':' || lpad(CAST(abs({d}) % 60 AS VARCHAR), 2, '0') END END"
     .format(d=_OFFSET_SECONDS), read="duckdb")
 
 
