@@ -1068,13 +1068,15 @@ EXPRESSIONS = [
                        "json_agg(s) filter (where x > 1)", "json_agg(x) filter (where x > 9)", "json_agg(x) over ()")]
 
 
-def _expression_answers(dsn: str) -> list[tuple[object, ...]]:
+def _expression_answers(dsn: str, expressions: list[str], zone: str = "UTC") -> list[tuple[object, ...]]:
+    """Each expression's column name, type OID and text (or SQLSTATE and message), selected
+    alone in a session in ``zone``."""
     from psycopg import pq
 
     out: list[tuple[object, ...]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
-        for expression in EXPRESSIONS:
+        conn.execute(f"SET TIME ZONE '{zone}'")
+        for expression in expressions:
             res = conn.pgconn.exec_(f"SELECT {expression}".encode())
             if res.status == pq.ExecStatus.TUPLES_OK:
                 out.append((expression, res.fname(0), res.ftype(0), res.get_value(0, 0)))
@@ -1084,8 +1086,8 @@ def _expression_answers(dsn: str) -> list[tuple[object, ...]]:
 
 
 def test_common_expressions_answer_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
-    real = _expression_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres")
-    ours = _expression_answers(gateway.dsn("carol"))
+    real = _expression_answers(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres", EXPRESSIONS)
+    ours = _expression_answers(gateway.dsn("carol"), EXPRESSIONS)
     assert [(o, r) for o, r in zip(ours, real, strict=True) if o != r] == []
     with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
         with pytest.raises(psycopg.errors.FeatureNotSupported):  # a boolean here, text[] rows there
@@ -1137,17 +1139,9 @@ LOCAL_TIME = [
 
 
 def _local_time_answers(dsn: str, zone: str) -> list[tuple[object, ...]]:
-    from psycopg import pq
-
-    out: list[tuple[object, ...]] = []
+    out = _expression_answers(dsn, LOCAL_TIME, zone)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"SET TIME ZONE '{zone}'")
-        for expression in LOCAL_TIME:
-            res = conn.pgconn.exec_(f"SELECT {expression}".encode())
-            if res.status == pq.ExecStatus.TUPLES_OK:
-                out.append((expression, res.fname(0), res.ftype(0), res.get_value(0, 0)))
-            else:
-                out.append((expression, res.error_field(pq.DiagnosticField.SQLSTATE), res.error_message))
         for text in (b"2024-03-10 02:30", b"2024-11-03 01:30:00.5", b"2024-07-01", b"2024-07-01 12:00+02"):
             res = conn.pgconn.exec_params(b"SELECT $1", [text], [1184])  # a timestamptz sent without an offset
             out.append((text, res.ftype(0), res.get_value(0, 0)))

@@ -35,9 +35,8 @@ from sqlglot import exp
 
 from sql.errors import InvalidParameterValue
 from sql.rules.context import Context
-from sql.rules.type_arithmetic import type_of, typed
+from sql.rules.type_arithmetic import twins, type_of
 
-_MARK = "egress_local_time"
 TO_LOCAL, FROM_LOCAL = "egress_to_local", "egress_from_local"  # views/zones.py
 _T = exp.DataType.Type
 _CLOCK = {_T.DATE, _T.TIMESTAMP, _T.TIME}
@@ -195,13 +194,7 @@ def local_time(ctx: Context) -> None:
     nodes = _candidates(ctx, zone)
     if not nodes:
         return
-    for number, node in enumerate(nodes):
-        node.meta[_MARK] = number
-    twins = typed(ctx, _MARK)
-    for node in nodes:
-        node.meta.pop(_MARK, None)
-    for number, node in enumerate(nodes):
-        twin = twins.get(number)
+    for node, twin in zip(nodes, twins(ctx, nodes), strict=True):
         if twin is None or type(twin) is not type(node):
             continue
         if isinstance(node, exp.AtTimeZone):

@@ -60,17 +60,23 @@ def _schema(ctx: Context) -> dict[str, dict[str, str]]:
     return schema
 
 
-def typed(ctx: Context, mark: str) -> dict[int, exp.Expression]:
-    """Each node marked ``node.meta[mark] = number``: its annotated twin, by number; empty when
-    the query cannot be typed."""
-    schema = _schema(ctx)
+def twins(ctx: Context, nodes: list[exp.Expression]) -> list[exp.Expression | None]:
+    """Each node's twin in an annotated copy of the query (None where there is none); all
+    None when the query cannot be typed. The nodes are marked only while the copy is made."""
+    for number, node in enumerate(nodes):
+        node.meta[_MARK] = number
     try:
+        schema = _schema(ctx)
         copy = qualify(ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
                        expand_stars=False, quote_identifiers=False)
         annotate_types(copy, schema=schema, dialect=DIALECT)
     except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
-        return {}
-    return {node.meta[mark]: node for node in copy.walk() if node.meta and mark in node.meta}
+        return [None] * len(nodes)
+    finally:
+        for node in nodes:
+            node.meta.pop(_MARK, None)
+    found = {node.meta[_MARK]: node for node in copy.walk() if node.meta and _MARK in node.meta}
+    return [found.get(number) for number in range(len(nodes))]
 
 
 def type_of(node: exp.Expression) -> exp.DataType.Type | None:
@@ -218,15 +224,10 @@ def type_arithmetic(ctx: Context) -> None:
     nodes: list[exp.Expression] = [*casts, *results, *divisions]
     if not nodes:
         return
-    for number, node in enumerate(nodes):
-        node.meta[_MARK] = number
-    twins = typed(ctx, _MARK)
-    for node in nodes:
-        node.meta.pop(_MARK, None)
+    found = twins(ctx, nodes)
     # Casts and result types first, then divisions innermost first (find_all is breadth-first):
     # a guard copies its divisor, which must already hold its own rewrites.
-    for number, node in enumerate(nodes[:len(casts) + len(results)]):
-        twin = twins.get(number)
+    for node, twin in zip(nodes[:len(casts) + len(results)], found, strict=False):
         if twin is None or type(twin) is not type(node):
             continue
         if isinstance(node, exp.Cast):
@@ -235,8 +236,7 @@ def type_arithmetic(ctx: Context) -> None:
             _extract(node, twin)  # type: ignore[arg-type]
         else:
             _result_type(node, twin)
-    for number, node in reversed(list(enumerate(divisions, start=len(casts) + len(results)))):
-        twin = twins.get(number)
+    for node, twin in reversed(list(zip(divisions, found[len(casts) + len(results):], strict=True))):
         if not isinstance(node, exp.Div) or not isinstance(twin, exp.Div):
             continue
         if integral(twin.left) and integral(twin.right):
