@@ -296,13 +296,20 @@ def _json_agg(node: exp.Expression) -> exp.Expression:
     joined: exp.Expression = exp.GroupConcat(this=inner, separator=exp.Literal.string(", "))
     if node is not agg:  # the FILTER and OVER clauses around the call go around string_agg
         outer = node.copy()
-        hole = outer
-        while isinstance(hole.this, (exp.Filter, exp.Window)):
-            hole = hole.this
-        hole.set("this", joined)
-        for key, value in list(outer.args.items()):
-            if key != "this" and isinstance(value, exp.Expression):
-                outer.set(key, value.transform(_postgres_functions))
+        level: exp.Expression = outer
+        while True:  # each clause's own expressions translated as the rest of the query is
+            for key, value in list(level.args.items()):
+                if key == "this":
+                    continue
+                if isinstance(value, exp.Expression):
+                    level.set(key, value.transform(_postgres_functions))
+                elif isinstance(value, list):
+                    level.set(key, [v.transform(_postgres_functions) if isinstance(v, exp.Expression) else v
+                                    for v in value])
+            if not isinstance(level.this, (exp.Filter, exp.Window)):
+                break
+            level = level.this
+        level.set("this", joined)
         joined = outer
     return exp.cast(exp.DPipe(this=exp.DPipe(this=exp.Literal.string("["), expression=joined),
                               expression=exp.Literal.string("]")), "JSON")
