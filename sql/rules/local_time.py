@@ -151,10 +151,9 @@ def _at_time_zone(node: exp.AtTimeZone, twin: exp.AtTimeZone) -> None:
     if not (isinstance(node.args.get("zone"), exp.Literal) and node.args["zone"].is_string):
         return  # left to DuckDB, which refuses it without icu
     zone = zone_name(node.args["zone"].this)
-    kind = type_of(twin.this)
-    if kind in _INSTANT:
+    if _instant(twin.this):
         node.replace(_call(TO_LOCAL, node.this, zone))
-    elif kind in _CLOCK - {_T.TIME}:
+    elif type_of(twin.this) in _CLOCK - {_T.TIME}:
         node.replace(_call(FROM_LOCAL, exp.cast(node.this, "TIMESTAMP"), zone))
 
 
