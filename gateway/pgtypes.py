@@ -37,6 +37,7 @@ from sql.errors import (
     InvalidTextRepresentation,
     NumericValueOutOfRange,
 )
+from sql.rules.local_time import iana_names
 from views import arrow_types, zones
 
 try:
@@ -248,18 +249,13 @@ def display_zone(name: str) -> str | None:
     zone = name.strip().strip("'\"")
     if zone.lower() in _UTC_NAMES:
         return None
-    zone = _zone_names().get(zone.lower(), zone)
+    zone = iana_names().get(zone.lower(), zone)
     try:
         zoneinfo.ZoneInfo(zone)
         pc.local_timestamp(pa.array([0], pa.timestamp("s", tz=zone)))
     except (ValueError, zoneinfo.ZoneInfoNotFoundError, pa.ArrowException):
         return None
     return zone
-
-
-@functools.lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
 def in_zone(batch: pa.RecordBatch, zone: str | None) -> pa.RecordBatch:
@@ -398,8 +394,7 @@ def text_strings(arr: pa.Array) -> pa.Array:
     elif pa.types.is_floating(t):
         out = _float_text(arr)
     elif pa.types.is_date(t) or pa.types.is_timestamp(t):
-        ends = infinities(arr)
-        finite = arr if ends is None else pc.if_else(pa.array(ends[0] | ends[1]), pa.scalar(None, t), arr)
+        finite, ends = arrow_types.without_infinities(arr)
         if pa.types.is_timestamp(t):
             out = _timestamp_text(finite, with_zone=t.tz is not None)
         else:
@@ -420,24 +415,6 @@ def text_strings(arr: pa.Array) -> pa.Array:
 
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
-
-
-def infinities(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where a date or timestamp column holds DuckDB's infinity and -infinity (the largest
-    value and its negation), as two boolean masks; None where it holds neither (a compare of
-    the values' buffer, about 20 us for 32k)."""
-    if not (pa.types.is_date32(arr.type) or pa.types.is_timestamp(arr.type)):
-        return None
-    width = 4 if pa.types.is_date32(arr.type) else 8
-    top = 2**31 - 1 if width == 4 else 2**63 - 1
-    raw = np.frombuffer(arr.buffers()[1], f"<i{width}", len(arr), arr.offset * width)
-    high, low = raw == top, raw == -top
-    if not (high.any() or low.any()):
-        return None
-    if arr.null_count:
-        valid = arr.is_valid().to_numpy(zero_copy_only=False)
-        high, low = high & valid, low & valid
-    return high, low
 
 
 def _uuid_text(raw: pa.FixedSizeBinaryArray) -> pa.Array:
@@ -603,8 +580,7 @@ def fixed_block(arr: pa.Array) -> np.ndarray | None:
     elif oid in (FLOAT4, FLOAT8):
         values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(">f4" if oid == FLOAT4 else ">f8")
     elif oid in (DATE, TIMESTAMP, TIMESTAMPTZ):
-        ends = infinities(arr)
-        finite = arr if ends is None else pc.if_else(pa.array(ends[0] | ends[1]), pa.scalar(None, t), arr)
+        finite, ends = arrow_types.without_infinities(arr)
         if oid == DATE:
             days = pc.cast(pc.cast(finite, pa.date32()), pa.int32())
             values = (pc.fill_null(days, 0).to_numpy(zero_copy_only=False).astype(np.int64) - PG_EPOCH_DAYS).astype(">i4")

@@ -250,6 +250,13 @@ def split(text: str) -> list[Statement]:
     return statements
 
 
+def filled(template: exp.Expression, **values: exp.Expression) -> exp.Expression:
+    """A copy of ``template`` (SQL written once, with placeholder columns) with each column
+    named as a keyword replaced by a copy of that expression."""
+    return template.transform(
+        lambda n: values[n.name].copy() if isinstance(n, exp.Column) and n.name in values else n)
+
+
 def parse_one(text: str, *, base: int = 0) -> exp.Expression:
     """Parse exactly one statement; positions in errors are offset by ``base``."""
     try:

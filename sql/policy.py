@@ -24,7 +24,7 @@ from sql.errors import (
     SyntaxError_,
 )
 from sql.model import Catalog, Principal
-from sql.parse import Kind, Statement, parse_one, split
+from sql.parse import Kind, Statement, filled, parse_one, split
 from sql.rules import RULES, Context
 
 
@@ -236,9 +236,7 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         arg = node.expressions[0].transform(_postgres_functions)
         return exp.cast(exp.Anonymous(this="json_array_length", expressions=[arg]), "INTEGER")
     if _anonymous(node) == "json_typeof" and len(node.expressions) == 1:
-        return _JSON_TYPEOF.transform(
-            lambda n: node.expressions[0].transform(_postgres_functions) if isinstance(n, exp.Column) and n.name == "v"
-            else n)
+        return filled(_JSON_TYPEOF, v=node.expressions[0].transform(_postgres_functions))
     if not isinstance(node, exp.Anonymous) or len(node.expressions) != 1:
         return node
     name = str(node.name).lower()
@@ -246,7 +244,7 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         return node
     value = exp.cast(node.expressions[0].copy(), "VARCHAR")
     template = _QUOTE_IDENT if name == "quote_ident" else _QUOTE_LITERAL
-    made = template.transform(lambda n: value.copy() if isinstance(n, exp.Column) and n.name == "v" else n)
+    made = filled(template, v=value)
     if name == "quote_nullable":
         made = exp.Coalesce(this=made, expressions=[exp.Literal.string("NULL")])
     return exp.paren(made, copy=False)

@@ -85,3 +85,23 @@ def uuid_bytes(arr: pa.Array) -> pa.FixedSizeBinaryArray:
     if validity is not None and arr.offset:
         validity = pc.is_valid(arr).buffers()[1]  # realigned to start at bit 0
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [validity, pa.py_buffer(raw)], arr.null_count)
+
+
+def without_infinities(arr: pa.Array) -> tuple[pa.Array, tuple[np.ndarray, np.ndarray] | None]:
+    """A date or timestamp column with DuckDB's infinity and -infinity (the largest value and
+    its negation) as NULL, and where each was, as two boolean masks; the column itself and None
+    where it holds neither (one compare of the values' buffer, about 20 us for 32k)."""
+    if not (pa.types.is_date32(arr.type) or pa.types.is_timestamp(arr.type)):
+        return arr, None
+    width = 4 if pa.types.is_date32(arr.type) else 8
+    top = 2**31 - 1 if width == 4 else 2**63 - 1
+    raw = np.frombuffer(arr.buffers()[1], f"<i{width}", len(arr), arr.offset * width)
+    high, low = raw == top, raw == -top
+    if not (high.any() or low.any()):
+        return arr, None
+    if arr.null_count:  # a NULL's slot may hold anything, the sentinels too
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        high, low = high & valid, low & valid
+        if not (high.any() or low.any()):
+            return arr, None
+    return pc.if_else(pa.array(high | low), pa.scalar(None, arr.type), arr), (high, low)

@@ -22,11 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.sqltypes import TIMESTAMP, TIMESTAMP_TZ, VARCHAR
 
-TO_LOCAL, FROM_LOCAL = "egress_to_local", "egress_from_local"
+from sql.rules.local_time import FROM_LOCAL, TO_LOCAL  # the names the policy calls
+from views.arrow_types import without_infinities
+
 _CLOCK, _INSTANT = pa.timestamp("us"), pa.timestamp("us", tz="UTC")
-
-
-_ENDLESS = 2**63 - 1  # DuckDB's infinity; -infinity is its negation
 
 
 def _by_zone(clock_or_instant: pa.Array, zones: pa.Array, convert, empty: pa.DataType) -> pa.Array:  # type: ignore[no-untyped-def]
@@ -34,12 +33,12 @@ def _by_zone(clock_or_instant: pa.Array, zones: pa.Array, convert, empty: pa.Dat
     infinity and -infinity stay what they are in any zone, as in PostgreSQL."""
     if len(clock_or_instant) == 0:
         return pa.array([], empty)
-    raw = clock_or_instant.cast(pa.int64())
-    endless = pc.fill_null(pc.or_(pc.equal(raw, _ENDLESS), pc.equal(raw, -_ENDLESS)), False)
-    if pc.any(endless).as_py():
-        finite = pc.if_else(endless, pa.scalar(None, clock_or_instant.type), clock_or_instant)
+    if isinstance(clock_or_instant, pa.ChunkedArray):  # DuckDB may hand a vector over in chunks
+        clock_or_instant = clock_or_instant.combine_chunks()
+    finite, ends = without_infinities(clock_or_instant)
+    if ends is not None:
         made = _by_zone(finite, zones, convert, empty)
-        return pc.if_else(endless, raw.cast(empty), made)
+        return pc.if_else(pa.array(ends[0] | ends[1]), clock_or_instant.cast(pa.int64()).cast(empty), made)
     distinct = pc.unique(zones)
     if len(distinct) == 1:
         return convert(clock_or_instant, distinct[0].as_py())

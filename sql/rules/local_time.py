@@ -34,6 +34,7 @@ import sqlglot
 from sqlglot import exp
 
 from sql.errors import InvalidParameterValue
+from sql.parse import filled
 from sql.rules.context import Context
 from sql.rules.type_arithmetic import twins, type_of
 
@@ -49,13 +50,14 @@ _CLOCK_TEXT = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}
 
 
 @functools.lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
+def iana_names() -> dict[str, str]:
+    """Every IANA zone name by its lower case: PostgreSQL matches a zone in any case."""
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
 def zone_name(text: str) -> str:
     """A zone as PostgreSQL matches it (any case), by its IANA name; 22023 if there is none."""
-    name = _zone_names().get(text.strip().lower())
+    name = iana_names().get(text.strip().lower())
     if name is None:
         raise InvalidParameterValue(f'time zone "{text}" not recognized')
     return name
@@ -98,8 +100,7 @@ _ELAPSED = sqlglot.parse_one(
 
 
 def _interval_part(template: exp.Expression, interval: exp.Expression) -> exp.Expression:
-    return exp.paren(template.transform(
-        lambda n: interval.copy() if isinstance(n, exp.Column) and n.name == "egress_i" else n), copy=False)
+    return exp.paren(filled(template, egress_i=interval), copy=False)
 
 
 def _shifted(node: exp.Add | exp.Sub, twin: exp.Add | exp.Sub, zone: str) -> None:
@@ -129,9 +130,7 @@ _INSTANT_TEXT = sqlglot.parse_one(
 
 def _instant_text(value: exp.Expression, zone: str) -> exp.Expression:
     """An instant as text, as PostgreSQL writes it in ``zone`` (DuckDB writes UTC, +00)."""
-    local = _call(TO_LOCAL, value, zone)
-    made = _INSTANT_TEXT.transform(
-        lambda n: (local if n.name == "egress_l" else value).copy() if isinstance(n, exp.Column) else n)
+    made = filled(_INSTANT_TEXT, egress_l=_call(TO_LOCAL, value, zone), egress_x=value)
     return exp.paren(made, copy=False)
 
 
@@ -184,9 +183,7 @@ def _candidates(ctx: Context, zone: str | None) -> list[exp.Expression]:
 
 
 def local_time(ctx: Context) -> None:
-    zone = ctx.zone
-    if zone is not None and zone.upper() in ("UTC", "ETC/UTC"):
-        zone = None
+    zone = ctx.zone  # None in UTC (gateway/pgtypes.display_zone)
     for node in list(ctx.tree.find_all(exp.CurrentDate)) if zone else []:
         if not node.args:
             node.replace(exp.cast(_call(TO_LOCAL, exp.CurrentTimestamp(), zone), "DATE"))
