@@ -712,7 +712,7 @@ class Session:
             yield from self._copy_to_file(prepared, outcome)
             return
         encoder = CopyEncoder.for_options(spec.options)  # the options first, as PostgreSQL checks them
-        compiled = self.app.compile(self.principal, spec.query, zone=self._zone())
+        compiled = self.app.compile(self.principal, spec.text or spec.query, zone=self._zone(), base=spec.base)
         stream = self.app.run(compiled, start=False, wire=True)
         with self._lock:
             self._running = stream

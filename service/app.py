@@ -166,16 +166,19 @@ class App:
         self.state.put_user(StoredUser(name, tenant, role, verifier, md5))
 
     # -- the one query path -------------------------------------------------------------------
-    def compile(self, principal: Principal, query: str | exp.Expression, *, zone: str | None = None) -> Compiled:
+    def compile(self, principal: Principal, query: str | exp.Expression, *, zone: str | None = None,
+                base: int = 0) -> Compiled:
         """Policy for one query. Text is cached per (rules, text, zone): drivers send the same
-        SQL again and again, and the rules are fixed for the life of the process. ``zone``: the
-        session's TimeZone (an IANA name; None is UTC)."""
+        SQL again and again (adbc-driver-postgresql prepares a query, then sends it again inside
+        COPY), and the rules are fixed for the life of the process. ``zone``: the session's
+        TimeZone (an IANA name; None is UTC); ``base``: where the text starts in what the client
+        sent, which only moves error positions (a compiled query holds none), so not in the key."""
         if not isinstance(query, str):
             return compile_query(principal, self.catalog, query, zone=zone)
         key = (principal.tenant, principal.role.name, query, zone)
         cached = self._compiled.get(key)
         if cached is None:
-            cached = compile_query(principal, self.catalog, query, zone=zone)
+            cached = compile_query(principal, self.catalog, query, zone=zone, base=base)
             with self._compiled_lock:
                 if len(self._compiled) >= 4096:
                     self._compiled.pop(next(iter(self._compiled)))

@@ -20,6 +20,8 @@ class CopySpec:
     query: exp.Expression  # a SELECT over the source, ready for compile_query
     target: str  # "STDOUT" or a file name (server-side export)
     options: dict[str, str] = field(default_factory=dict)  # lower-case keys, e.g. format, header
+    text: str = ""  # the query as written inside `COPY (...)` ("" for a view): compiled by text, so cached
+    base: int = 0  # where that text starts in the statement the client sent, for error positions
 
     @property
     def format(self) -> str:
@@ -55,6 +57,7 @@ def parse_copy(text: str, *, base: int = 0) -> CopySpec:
                                     position=base + tokens[direction].start + 1)
     source = text[tokens[1].start: tokens[direction - 1].end + 1]
     src_base = base + tokens[1].start
+    inner = ""
     if tokens[1].token_type == TokenType.L_PAREN:
         inner = source.strip()[1:-1]
         query = parse_one(inner, base=src_base + 1)
@@ -84,7 +87,7 @@ def parse_copy(text: str, *, base: int = 0) -> CopySpec:
         raise FeatureNotSupported(f"COPY TO {target_tok.text} is not supported", position=base + target_tok.start + 1,
                                   hint="use TO STDOUT, or TO 'name.ext' for a server-side export")
     options = _options(rest[1:], base)
-    return CopySpec(query=query, target=target, options=options)
+    return CopySpec(query=query, target=target, options=options, text=inner, base=src_base + 1 if inner else 0)
 
 
 _LEGACY = {"CSV": ("format", "csv"), "BINARY": ("format", "binary"), "HEADER": ("header", "true")}

@@ -60,9 +60,10 @@ def streams(tree: exp.Expression) -> bool:
     return True
 
 
-def refuse_kind(statement: Statement) -> EgressError:
-    """The error for a statement that is not a query, by what it is."""
-    position = statement.offset + 1
+def refuse_kind(statement: Statement, base: int = 0) -> EgressError:
+    """The error for a statement that is not a query, by what it is (``base``: where the text
+    the statement was split from starts in what the client sent)."""
+    position = base + statement.offset + 1
     word = statement.keyword
     if statement.kind is Kind.WRITE:
         return ReadOnly(f"cannot execute {word} in a read-only transaction", position=position,
@@ -84,9 +85,11 @@ def compile_query(
     *,
     row_cap: int | None = None,
     zone: str | None = None,
+    base: int = 0,
 ) -> Compiled:
     """Validate and rewrite one query for ``principal``; raise an EgressError to refuse.
-    ``zone``: the session's TimeZone (an IANA name; None is UTC), for sql/rules/local_time.py."""
+    ``zone``: the session's TimeZone (an IANA name; None is UTC), for sql/rules/local_time.py;
+    ``base``: where a text query starts in what the client sent (inside a COPY), for positions."""
     if isinstance(query, str):
         statements = split(query)
         if not statements:
@@ -94,13 +97,13 @@ def compile_query(
         if len(statements) > 1:
             raise SyntaxError_(
                 "cannot run several statements in one query; send them one at a time",
-                position=statements[1].offset + 1,
+                position=base + statements[1].offset + 1,
             )
         statement = statements[0]
         if statement.kind is not Kind.QUERY:
-            raise refuse_kind(statement)
-        tree = parse_one(statement.text, base=statement.offset)
-        given, base = query, statement.offset
+            raise refuse_kind(statement, base)
+        tree = parse_one(statement.text, base=base + statement.offset)
+        given, base = query, base + statement.offset
     else:
         tree, given, base = query.copy(), query.sql(dialect="postgres"), 0
     return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap, zone=zone)

@@ -174,6 +174,23 @@ def test_psycopg_error_then_connection_still_usable(gateway) -> None:  # type: i
         assert info2.value.sqlstate == "42501"
         assert conn.execute("SELECT 1 AS one").fetchone() == (1,)
 
+def test_copy_errors_point_into_the_statement_as_sent(gateway) -> None:  # type: ignore[no-untyped-def]
+    # The query inside COPY (...) is compiled by its own text (cached, as adbc-driver-postgresql
+    # sends it twice); positions still count from the start of what the client sent
+    with psycopg.connect(gateway.dsn("alice"), autocommit=True) as conn:
+        for sql, position in (("COPY (SELECT * FROM nothing) TO STDOUT", "21"),
+                              ("COPY (SELECT contact_email FROM companies) TO STDOUT", "14")):
+            with pytest.raises(psycopg.Error) as info:
+                with conn.cursor().copy(sql) as copy:
+                    list(copy)
+            assert info.value.diag.statement_position == position, sql
+        # after another statement in the same simple query (libpq's PQexec; psycopg refuses it)
+        result = conn.pgconn.exec_(b"SELECT 1; COPY (SELECT * FROM nothing) TO STDOUT")
+        assert result.error_field(psycopg.pq.DiagnosticField.STATEMENT_POSITION) == b"31"
+        conn.execute("SELECT name FROM companies LIMIT 1")  # compiled and cached by its text
+        with conn.cursor().copy("COPY (SELECT name FROM companies LIMIT 1) TO STDOUT") as copy:
+            assert len(list(copy.rows())) == 1
+
 
 def test_psycopg_transactions_are_no_ops_and_failed_blocks_recover(gateway) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(gateway.dsn("alice")) as conn:  # not autocommit: psycopg sends BEGIN
