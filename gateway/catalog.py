@@ -111,7 +111,11 @@ class ShadowCatalogs:
                 con.execute(exp.Comment(this=exp.column(c.name, table=view.name, db="public"), kind="COLUMN",
                                         expression=exp.Literal.string(c.description)).sql(dialect="duckdb"))
         con.execute("CREATE SCHEMA pgc")  # PostgreSQL's catalog columns: see gateway/pgcatalog.py
-        for name, table in pgcatalog.tables(principal, self.catalog).items():
+        tables = pgcatalog.tables(principal, self.catalog)
+        tables[INFO_COLUMNS] = pgcatalog.info_schema_columns(
+            con.sql("SELECT * FROM information_schema.columns WHERE table_schema = 'public' "
+                    "ORDER BY table_name, ordinal_position").to_arrow_table(), DATABASE)
+        for name, table in tables.items():
             con.register("egress_catalog_rows", table)
             con.execute(f"CREATE TABLE pgc.{name} AS SELECT * FROM egress_catalog_rows")
             con.unregister("egress_catalog_rows")
@@ -197,6 +201,9 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
                 fold(node.args.get("db")) == "information_schema" and not node.meta.get("egress_filtered"):
             # DuckDB's information_schema also lists the shadow's own pgc and main schemas: hide them
             name = fold(node.this)
+            if name == "columns":  # PostgreSQL's type columns; only the views' rows (see _build)
+                alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+                return exp.Table(this=exp.to_identifier(INFO_COLUMNS), db=exp.to_identifier("pgc"), alias=alias)
             column = INFO_SCHEMA_COLUMN.get(name)
             if column is None:
                 return node
@@ -365,6 +372,7 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
     return tree
 
 
+INFO_COLUMNS = "information_schema_columns"  # information_schema.columns, as PostgreSQL fills it
 INFO_SCHEMA_COLUMN = {"tables": "table_schema", "columns": "table_schema", "views": "table_schema",
                       "schemata": "schema_name", "key_column_usage": "table_schema",
                       "table_constraints": "table_schema", "referential_constraints": "constraint_schema",

@@ -282,3 +282,47 @@ def _empty_type(column: str) -> pa.DataType:
                         "type", "deptype")):
         return pa.string()
     return pa.int64()
+
+
+# information_schema.columns' type columns as PostgreSQL fills them, by type OID:
+# (numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision)
+_INFO_NUMBERS = {
+    pgtypes.INT2: (16, 2, 0, None), pgtypes.INT4: (32, 2, 0, None), pgtypes.INT8: (64, 2, 0, None),
+    pgtypes.FLOAT4: (24, 2, None, None), pgtypes.FLOAT8: (53, 2, None, None), pgtypes.DATE: (None, None, None, 0),
+    pgtypes.TIME: (None, None, None, 6), pgtypes.TIMESTAMP: (None, None, None, 6),
+    pgtypes.TIMESTAMPTZ: (None, None, None, 6), pgtypes.INTERVAL: (None, None, None, 6),
+}
+_TEXT_OCTETS = 1_073_741_824  # character_octet_length of an unbounded text column
+
+
+def info_schema_columns(duckdb_rows: pa.Table, database: str) -> pa.Table:
+    """DuckDB's information_schema.columns rows with PostgreSQL's answers in the columns that
+    describe types: data_type as PostgreSQL words it (`bigint`, `timestamp with time zone`,
+    `ARRAY`), udt_name its pg_type name (`int8`, `_int4`), the precisions it reports, and the
+    udt and dtd columns. DuckDB writes its own names there (`BIGINT`, `DOUBLE`, `DECIMAL(18,2)`),
+    which BI tools that map columns by data_type do not know."""
+    names = {oid: typname for oid, typname, *_ in [*_TYPES, *_array_types()]}
+    arrays = array_oids()
+    rows = duckdb_rows.to_pylist()
+    for row in rows:
+        duck = str(row["data_type"])
+        oid = pgtypes.oid_for_sql_type(duck)
+        numbers = _INFO_NUMBERS.get(oid, (None, None, None, None))
+        if oid == pgtypes.NUMERIC:
+            typmod = pgtypes.modifier_for_sql_type(duck) - 4  # (precision << 16) | scale, or negative
+            numbers = (typmod >> 16, 10, typmod & 0xFFFF, None) if typmod >= 0 else (None, 10, None, None)
+        row.update(
+            data_type="ARRAY" if oid in arrays else pgtypes.TYPE_NAMES.get(oid, names.get(oid, "text")),
+            udt_name=names.get(oid, "text"), udt_catalog=database, udt_schema="pg_catalog",
+            dtd_identifier=str(row["ordinal_position"]), numeric_precision=numbers[0],
+            numeric_precision_radix=numbers[1], numeric_scale=numbers[2], datetime_precision=numbers[3],
+            character_octet_length=_TEXT_OCTETS if oid in (pgtypes.TEXT, pgtypes.VARCHAR) else None,
+            character_maximum_length=None)
+    schema = duckdb_rows.schema
+    for name, kind in (("udt_catalog", pa.string()), ("udt_schema", pa.string()), ("udt_name", pa.string()),
+                       ("dtd_identifier", pa.string()), ("datetime_precision", pa.int32()),
+                       ("numeric_precision", pa.int32()), ("numeric_precision_radix", pa.int32()),
+                       ("numeric_scale", pa.int32()), ("character_octet_length", pa.int32()),
+                       ("character_maximum_length", pa.int32())):
+        schema = schema.set(schema.get_field_index(name), pa.field(name, kind))
+    return pa.Table.from_pylist(rows, schema=schema)

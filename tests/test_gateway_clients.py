@@ -557,6 +557,60 @@ def test_dbeaver_and_metabase_probes(gateway) -> None:  # type: ignore[no-untype
                 conn.execute(sql)
 
 
+NAMING_ERRORS = [
+    "SELECT nope FROM companies", "SELECT name FROM companies WHERE nope = 1", "SELECT c.nope FROM companies c",
+    "SELECT name FROM companies WHERE company_id IN (SELECT company_id FROM company_metrics WHERE nope > 1)",
+    "SELECT count(*) FILTER (WHERE nope) FROM companies", "SELECT name, row_number() OVER (ORDER BY nope) FROM companies",
+    "SELECT nope", "SELECT m.company_id FROM companies m JOIN company_metrics USING (company_id) WHERE metrc = 'x'",
+    "SELECT (SELECT max(nope) FROM company_metrics m WHERE m.company_id = c.company_id) FROM companies c",
+]
+NAMING_ANSWERS = [
+    "SELECT name AS n FROM companies ORDER BY n", "SELECT name AS n FROM companies GROUP BY n",
+    "SELECT (SELECT max(metric) FROM company_metrics m WHERE m.company_id = company_id) FROM companies",
+    "SELECT current_user = user AS same, session_user = current_role AS also, current_schema, name FROM companies",
+    "SELECT x FROM (SELECT name AS x FROM companies) t",
+]
+
+
+def test_unknown_columns_are_refused_as_postgresql_refuses_them(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL 15 gets tables with the names and types of carol's views (read from egress's
+    # own information_schema); each statement must fail with the same SQLSTATE, message and
+    # position there and here, or succeed in both with the same column names
+    described = ("SELECT table_name, column_name, data_type, udt_name, numeric_precision, numeric_precision_radix, "
+                 "numeric_scale, datetime_precision, character_octet_length, dtd_identifier, udt_schema "
+                 "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position")
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        columns = conn.execute(described).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column, kind, _, precision, _, scale, *_ in columns:
+        declared = f"numeric({precision},{scale})" if kind == "numeric" and precision else kind
+        tables.setdefault(table, []).append(f'"{column}" {declared}')
+    real = f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=lookalike"
+    with psycopg.connect(f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres",
+                         autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS lookalike")
+        admin.execute("CREATE DATABASE lookalike")
+    with psycopg.connect(real, autocommit=True) as conn:
+        for table, defs in tables.items():
+            conn.execute(f"CREATE TABLE {table} ({', '.join(defs)})")
+
+    def outcome(dsn: str, sql: str) -> tuple[object, ...]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            try:
+                cur = conn.execute(sql)
+            except psycopg.Error as err:
+                return err.sqlstate, err.diag.message_primary, err.diag.statement_position
+            return tuple(d.name for d in cur.description or ())
+
+        # information_schema.columns describes the types as PostgreSQL does (not DuckDB's BIGINT, DOUBLE)
+        assert conn.execute(described).fetchall() == columns
+    for sql in NAMING_ERRORS + NAMING_ANSWERS:
+        assert outcome(gateway.dsn("carol"), sql) == outcome(real, sql), sql
+    with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
+        assert conn.execute("SELECT current_user, session_user, user, current_role, current_schema, name "
+                            "FROM companies LIMIT 1").fetchone()[:5] == ("carol",) * 4 + ("public",)
+
+
 def test_type_names_read_as_regtype_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]
     sql = ("SELECT 'int4'::regtype, 'integer'::regtype, 'double precision'::regtype, '_int4'::regtype, "
            "'integer[]'::regtype, '_text'::regtype, format_type(1007, -1), format_type(1231, -1)")

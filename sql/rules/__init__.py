@@ -9,9 +9,10 @@ from sql.rules.local_time import local_time
 from sql.rules.refuse_statements import refuse_statements
 from sql.rules.resolve_views import resolve_views
 from sql.rules.scope_tenant import scope_tenant
+from sql.rules.session_values import session_values
 from sql.rules.type_arithmetic import type_arithmetic
 
-RULES = (refuse_statements, check_functions, resolve_views, check_columns, name_columns, type_arithmetic,
+RULES = (refuse_statements, session_values, check_functions, resolve_views, check_columns, name_columns, type_arithmetic,
          local_time, scope_tenant, cap_rows)
 
 __all__ = ["RULES", "Context"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from sql.errors import FeatureNotSupported, InsufficientPrivilege, UndefinedColumn
 from sql.parse import DIALECT
@@ -75,7 +75,8 @@ def check_columns(ctx: Context) -> None:
             node = next((c for c in ctx.tree.find_all(exp.Column) if fold(c.this) == fold(name)), None)
             if fold(name) in hidden:
                 raise _denied(ctx, node, fold(name), hidden[fold(name)]) from None
-            raise UndefinedColumn(f"column {name} does not exist", position=ctx.position(node)) from None
+            shown = f"{node.table}.{name}" if node is not None and node.table else name  # as PostgreSQL words it
+            raise UndefinedColumn(f"column {shown} does not exist", position=ctx.position(node)) from None
         raise FeatureNotSupported("query shape not supported", position=ctx.position(ctx.tree),
                                   detail=str(err)[:200]) from None
     except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError) as err:
@@ -91,6 +92,8 @@ def check_columns(ctx: Context) -> None:
             if not table:
                 if name in hidden and name not in visible_anywhere and name not in scope.sources:
                     raise _denied(ctx, column, name, hidden[name])
+                if name not in produced and _names_nothing(ctx, scope, name):
+                    raise UndefinedColumn(f'column "{name}" does not exist', position=ctx.position(column))
                 continue
             owner = scope
             while owner is not None and table not in owner.sources:
@@ -106,6 +109,23 @@ def check_columns(ctx: Context) -> None:
             if view.column(name) is not None:
                 raise _denied(ctx, column, name, view.name)
             raise UndefinedColumn(f"column {table}.{name} does not exist", position=ctx.position(column))
+
+
+def _names_nothing(ctx: Context, scope: Scope, name: str) -> bool:
+    """Whether an unqualified name can be no column at all: every source of its scope and of the
+    scopes around it (a subquery may name an outer query's columns) is a view this query reads,
+    and none of them has a column of that name. Anything else in FROM (a derived table, a CTE, a
+    table function) may supply any name; DuckDB's binder decides those."""
+    owner: Scope | None = scope
+    while owner is not None:
+        for source in owner.sources.values():
+            if not isinstance(source, exp.Table):
+                return False
+            view = ctx.catalog.view(fold(source.this))
+            if view is None or view.name not in ctx.views_used or view.column(name) is not None:
+                return False
+        owner = owner.parent
+    return True
 
 
 def _denied(ctx: Context, column: exp.Column | None, name: str, view: str) -> InsufficientPrivilege:

@@ -21,7 +21,12 @@ class Context:
     views_used: set[str] = field(default_factory=set)
 
     def position(self, node: exp.Expression | None) -> int | None:
-        """1-based character position of a node (PostgreSQL's P field), if the parser saw it."""
+        """1-based character position of a node (PostgreSQL's P field), if the parser saw it.
+        A qualified column (`c.nope`) starts at its qualifier, as PostgreSQL points at it."""
+        if isinstance(node, exp.Column):
+            starts = [part.meta["start"] for part in node.parts if part.meta and isinstance(part.meta.get("start"), int)]
+            if starts:
+                return min(starts) + 1 + self.base
         while node is not None:
             for candidate in node.walk():
                 start = candidate.meta.get("start") if candidate.meta else None

@@ -49,6 +49,11 @@ def _figure(node: exp.Expression) -> tuple[str | None, int]:
     if isinstance(node, exp.Cast):
         name, strength = _figure(node.this)
         return (name, strength) if strength == 2 else (_type_name(node.to), 1)
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select) and node.this.expressions:
+        inner = node.this.expressions[0]  # a scalar subquery: its one column's name, or ?column?
+        return (inner.alias if isinstance(inner, exp.Alias) else _figure(inner)[0]) or "?column?", 2
+    if isinstance(node, exp.Exists):
+        return "exists", 2
     if isinstance(node, exp.Interval):
         return "interval", 1
     if isinstance(node, exp.Array):
