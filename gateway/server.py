@@ -112,7 +112,7 @@ class GatewayServer:
                         batch.append(msg)
                         continue
                     if batch:
-                        await self._pump(_chain(session, batch), writer)
+                        await self._pump(_chain(session, batch), writer, session)
                         batch = []
                     if isinstance(msg, m.SSLRequest):
                         if self.ssl_context is not None and not session.tls:
@@ -139,11 +139,11 @@ class GatewayServer:
                             raise TooManyConnections("sorry, too many clients already")
                         self.sessions[pid] = session
                         registered = True
-                    await self._pump(session.handle(msg), writer)
+                    await self._pump(session.handle(msg), writer, session)
                     if session.closed:
                         break
                 if batch and not session.closed:
-                    await self._pump(_chain(session, batch), writer)
+                    await self._pump(_chain(session, batch), writer, session)
         except ProtocolViolation as err:
             await self._fatal(writer, err)
         except (InvalidPassword, InvalidAuthorization) as err:  # 28P01 / 28000, after a short delay
@@ -169,9 +169,10 @@ class GatewayServer:
             except (ConnectionError, OSError, ssl.SSLError):
                 pass
 
-    async def _pump(self, chunks: Iterator[bytes], writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, chunks: Iterator[bytes], writer: asyncio.StreamWriter, session: Session) -> None:
         """Write each chunk while the next one is being produced (one ahead, never more), so
-        encoding and sending overlap and memory stays bounded."""
+        encoding and sending overlap and memory stays bounded. Tells the session whether the
+        client is the slower side (the socket was full when a chunk went out)."""
         loop = asyncio.get_running_loop()
         pending: asyncio.Future[tuple[bytes, bool]] | None = None
         finished = False
@@ -187,9 +188,12 @@ class GatewayServer:
                 # written in one go was mostly copied into asyncio's buffer first (and moved
                 # again as it drained), 6% of the server's CPU in a large pull
                 view = memoryview(chunk)
+                full = False
                 for start in range(0, len(view), WRITE_SLICE):
                     writer.write(view[start:start + WRITE_SLICE])
+                    full = full or writer.transport.get_write_buffer_size() > 0  # the kernel took less
                     await writer.drain()
+                session.client_behind = full
                 self.metrics.bytes.inc(len(view))
                 if finished:
                     return
