@@ -43,7 +43,7 @@ SCALAR = frozenset(
     array_contains unnest explode generate_series explodinggenerateseries range columns
     list_extract list_slice list_sort list_distinct array_distinct
     uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero quote_literal quote_nullable
-    quote_ident json_build_object jsonb_build_object array_to_json json_array_length json_typeof
+    quote_ident json_build_object jsonb_build_object array_to_json json_array_length json_typeof row_to_json
     """.split()
 )
 

@@ -233,7 +233,13 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         return _json_build_object([e.transform(_postgres_functions) for e in node.expressions])
     if _anonymous(node) == "jsonb_build_object":  # jsonb's own layout (sorted keys) is not kept
         return exp.Anonymous(this="json_object", expressions=[e.transform(_postgres_functions) for e in node.expressions])
-    if _anonymous(node) == "array_to_json" and len(node.expressions) == 1:
+    if _anonymous(node) in ("array_to_json", "row_to_json") and node.expressions:
+        # a row or array as compact JSON: DuckDB's to_json of a struct or list writes PostgreSQL's
+        # layout ({"a":1,"b":"x"}); the pretty form (a second argument of true) is not offered
+        pretty = node.expressions[1:]
+        if len(pretty) > 1 or (pretty and not (isinstance(pretty[0], exp.Boolean) and not pretty[0].this)):
+            raise FeatureNotSupported(f"{_anonymous(node)}() with pretty output is not supported",
+                                      hint="leave out the second argument")
         return exp.Anonymous(this="to_json", expressions=[node.expressions[0].transform(_postgres_functions)])
     if _anonymous(node) == "json_array_length" and len(node.expressions) == 1:
         arg = node.expressions[0].transform(_postgres_functions)

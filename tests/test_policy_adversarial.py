@@ -89,6 +89,8 @@ def test_similarity_edges_stay_inside_the_tenant(app, globex) -> None:  # type: 
 @pytest.mark.parametrize("sql", [
     "SELECT c FROM companies c LIMIT 3",
     "SELECT to_json(c) AS j FROM companies c LIMIT 3",
+    "SELECT row_to_json(c) AS j FROM companies c LIMIT 3",
+    "SELECT row_to_json(t) AS j FROM (SELECT * FROM companies) t LIMIT 3",
     "SELECT struct_pack(c.*) AS s FROM companies c LIMIT 3",
     "SELECT {'row': c} AS s FROM companies c LIMIT 3",
     "SELECT COLUMNS(*) FROM companies LIMIT 3",
