@@ -23,6 +23,7 @@ from sql.errors import FeatureNotSupported, ObjectNotFound, UndefinedFunction, U
 from sql.model import Catalog, Principal
 from sql.rules.name_columns import pg_names
 from sql.rules.names import cte_names, fold
+from sql.rules.session_values import session_value
 from views.warehouse import translate
 
 SERVER_VERSION = "16.4"
@@ -279,11 +280,13 @@ def rewrite_catalog_query(tree: exp.Expression, principal: Principal, pid: int,
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func) \
                 and fold(node.this) in ("pg_catalog", "information_schema"):
             return value(node.expression)  # pg_catalog.f(...): the same function, unqualified
+        known = session_value(node, principal.user)  # current_user, user, current_schema, ... as the policy has them
+        if known is not None:
+            return known
         name = functions.function_name(node) if isinstance(node, exp.Func) else ""
-        if isinstance(node, exp.CurrentUser) or name in ("current_user", "session_user", "user", "currentuser",
-                                                        "sessionuser"):
+        if name in ("current_user", "session_user", "user", "currentuser", "sessionuser"):  # as plain calls
             return exp.Literal.string(principal.user)
-        if isinstance(node, exp.CurrentSchema) or name in ("current_schema", "currentschema"):
+        if name in ("current_schema", "currentschema"):
             return exp.Literal.string("public")
         if name in ("version", "currentversion"):
             return exp.Literal.string(VERSION_TEXT)

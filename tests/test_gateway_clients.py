@@ -569,6 +569,7 @@ NAMING_ANSWERS = [
     "SELECT (SELECT max(metric) FROM company_metrics m WHERE m.company_id = company_id) FROM companies",
     "SELECT current_user = user AS same, session_user = current_role AS also, current_schema, name FROM companies",
     "SELECT x FROM (SELECT name AS x FROM companies) t",
+    "SELECT user, current_role, current_schema()",  # a catalog query: the shadow catalog answers it
 ]
 
 
@@ -609,6 +610,8 @@ def test_unknown_columns_are_refused_as_postgresql_refuses_them(gateway, postgre
     with psycopg.connect(gateway.dsn("carol"), autocommit=True) as conn:
         assert conn.execute("SELECT current_user, session_user, user, current_role, current_schema, name "
                             "FROM companies LIMIT 1").fetchone()[:5] == ("carol",) * 4 + ("public",)
+        # alone, never DuckDB's own session user
+        assert conn.execute("SELECT user, current_role, current_schema()").fetchone() == ("carol", "carol", "public")
 
 
 def test_type_names_read_as_regtype_as_postgresql_does(gateway, postgres_server) -> None:  # type: ignore[no-untyped-def]

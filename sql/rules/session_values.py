@@ -18,18 +18,26 @@ from sql.rules.context import Context
 _USER_KEYWORDS = ("user", "current_role")
 
 
+def session_value(node: exp.Expression, user: str) -> exp.Expression | None:
+    """The literal PostgreSQL's session functions answer for ``node`` (named as PostgreSQL names
+    it, when it is a select-list item), or None if it is none of them. The shadow catalog's
+    rewrite (gateway/catalog.py) asks this too, so DuckDB's own session user never answers."""
+    if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
+        return _named(exp.Literal.string(user), node)
+    if isinstance(node, exp.CurrentSchema):
+        return _named(exp.Literal.string("public"), node)
+    if isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier) \
+            and not node.this.quoted and node.name.lower() in _USER_KEYWORDS:
+        return _named(exp.Literal.string(user), node)
+    return None
+
+
 def session_values(ctx: Context) -> None:
     user = ctx.principal.user
 
     def value(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
-            return _named(exp.Literal.string(user), node)
-        if isinstance(node, exp.CurrentSchema):
-            return _named(exp.Literal.string("public"), node)
-        if isinstance(node, exp.Column) and not node.table and isinstance(node.this, exp.Identifier) \
-                and not node.this.quoted and node.name.lower() in _USER_KEYWORDS:
-            return _named(exp.Literal.string(user), node)
-        return node
+        known = session_value(node, user)
+        return node if known is None else known
 
     ctx.tree = ctx.tree.transform(value, copy=False)
 
