@@ -22,6 +22,7 @@ from sql.errors import (
     InvalidParameterValue,
     ReadOnly,
     SyntaxError_,
+    UndefinedFunction,
 )
 from sql.model import Catalog, Principal
 from sql.parse import Kind, Statement, filled, parse_one, split
@@ -237,7 +238,10 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
         # a row or array as compact JSON: DuckDB's to_json of a struct or list writes PostgreSQL's
         # layout ({"a":1,"b":"x"}); the pretty form (a second argument of true) is not offered
         pretty = node.expressions[1:]
-        if len(pretty) > 1 or (pretty and not (isinstance(pretty[0], exp.Boolean) and not pretty[0].this)):
+        if len(pretty) > 1:  # no such function in PostgreSQL either
+            raise UndefinedFunction(f"function {_anonymous(node)}() does not exist with {len(node.expressions)} arguments",
+                                    hint="it takes a value and, optionally, a boolean")
+        if pretty and not (isinstance(pretty[0], exp.Boolean) and not pretty[0].this):
             raise FeatureNotSupported(f"{_anonymous(node)}() with pretty output is not supported",
                                       hint="leave out the second argument")
         return exp.Anonymous(this="to_json", expressions=[node.expressions[0].transform(_postgres_functions)])
