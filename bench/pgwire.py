@@ -205,17 +205,26 @@ def clients(dsn: str, url: str, query: str) -> dict[str, Callable[[], int]]:
     return out
 
 
-def latency(dsn: str, n: int = 200) -> dict[str, float]:
+def latency(dsns: dict[str, str], n: int = 200) -> dict[str, dict[str, float]]:
+    """Connect (SCRAM) + a one-row parameterised SELECT + close, n times per server. The servers
+    take turns connection by connection, so a slow spell of this shared machine lands on both
+    sides alike (measured one after the other, a slow half hour once put one side at 2.15x and
+    the same code at 1.4-1.6x minutes later)."""
     import psycopg
 
-    times = []
+    times: dict[str, list[float]] = {side: [] for side in dsns}
+    sides = list(dsns)
     for i in range(n):
-        started = time.perf_counter()
-        with psycopg.connect(dsn) as conn:
-            conn.execute("SELECT name FROM companies WHERE company_id = %s", (i + 1,)).fetchone()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99) - 1]}
+        for side in sides if i % 2 == 0 else reversed(sides):
+            started = time.perf_counter()
+            with psycopg.connect(dsns[side]) as conn:
+                conn.execute("SELECT name FROM companies WHERE company_id = %s", (i + 1,)).fetchone()
+            times[side].append((time.perf_counter() - started) * 1000)
+    out = {}
+    for side, samples in times.items():
+        samples.sort()
+        out[side] = {"p50_ms": statistics.median(samples), "p99_ms": samples[int(len(samples) * 0.99) - 1]}
+    return out
 
 
 def main(argv: list[str]) -> None:
@@ -257,8 +266,7 @@ def main(argv: list[str]) -> None:
             # over the client's own CPU time (the lower median of the two sides). Near 1.0x the
             # client, not the server, sets the pace.
             ceilings[name] = p["seconds"] / min(p["median_client_cpu_s"], e["median_client_cpu_s"])
-        results["latency"]["postgres"] = latency(p_dsn)
-        results["latency"]["egress"] = latency(e_dsn)
+        results["latency"] = latency({"postgres": p_dsn, "egress": e_dsn})
         ratios["connect+query p50 (egress/postgres, lower is better)"] = (
             results["latency"]["egress"]["p50_ms"] / results["latency"]["postgres"]["p50_ms"])
         results["peak_rss_mb"] = {"egress": hwm_mb(egress.pid), "postgres_largest_process": pg.backend_peak_mb()}

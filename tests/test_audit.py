@@ -67,3 +67,20 @@ def test_queries_exports_and_flight_are_audited(egress_home, tmp_path) -> None: 
     lines = [line for line in err.splitlines() if '{"audit"' in line]
     assert lines and all("alice" in line or "bob" in line or "carol" in line for line in lines)
     assert not any("SaaS" in line for line in lines)  # parameter values never reach the log
+
+
+def test_flush_waits_for_records_the_writer_is_still_gathering(app) -> None:  # type: ignore[no-untyped-def]
+    """The writer lingers after a batch's first record (so its write does not land while that
+    statement's answer goes out); flush() must still mean stored, not merely dequeued."""
+    import sqlalchemy as sa
+
+    from service import state as st
+
+    principal = app.principal("alice")
+    marker = f"flush-{time.monotonic_ns()}"
+    app.audit.record(principal=principal, kind="query", outcome="ok", sql_given=f"SELECT 0 -- {marker}")
+    time.sleep(0.05)  # the writer has taken it off the queue (which is now empty) and is gathering more
+    app.audit.flush()
+    with app.state.tx() as conn:
+        stored = conn.execute(sa.select(st.audit.c.sql_given).where(st.audit.c.sql_given.like(f"%{marker}"))).all()
+    assert [r[0] for r in stored] == [f"SELECT 0 -- {marker}"]
