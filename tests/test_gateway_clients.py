@@ -563,12 +563,24 @@ NAMING_ERRORS = [
     "SELECT count(*) FILTER (WHERE nope) FROM companies", "SELECT name, row_number() OVER (ORDER BY nope) FROM companies",
     "SELECT nope", "SELECT m.company_id FROM companies m JOIN company_metrics USING (company_id) WHERE metrc = 'x'",
     "SELECT (SELECT max(nope) FROM company_metrics m WHERE m.company_id = c.company_id) FROM companies c",
+    # an output column's name is read only as a whole ORDER BY / GROUP BY / DISTINCT ON item
+    "SELECT name AS n FROM companies WHERE n = 'x'", "SELECT name AS n FROM companies ORDER BY n || 'x'",
+    "SELECT employee_count AS e, count(*) FROM companies GROUP BY employee_count HAVING e > 1",
+    "SELECT name AS n, n || '!' AS shout FROM companies", "SELECT 1 AS a, a + 1 AS b",
+    "SELECT name AS n FROM companies c JOIN company_metrics m ON n = m.metric",
+    "SELECT name AS n, (SELECT count(*) FROM company_metrics WHERE metric = n) FROM companies",
+    "SELECT name AS n, row_number() OVER (ORDER BY n) FROM companies",
 ]
 NAMING_ANSWERS = [
     "SELECT name AS n FROM companies ORDER BY n", "SELECT name AS n FROM companies GROUP BY n",
     "SELECT (SELECT max(metric) FROM company_metrics m WHERE m.company_id = company_id) FROM companies",
     "SELECT current_user = user AS same, session_user = current_role AS also, current_schema, name FROM companies",
     "SELECT x FROM (SELECT name AS x FROM companies) t",
+    "SELECT DISTINCT ON (n) name AS n FROM companies ORDER BY n DESC",
+    "SELECT name AS n FROM companies UNION SELECT domain FROM companies ORDER BY n",
+    "SELECT employee_count AS name FROM companies WHERE name = 'x'",
+    "SELECT employee_count / 10 AS band, count(*) FROM companies GROUP BY ROLLUP (band) ORDER BY band",
+    'SELECT name AS "N" FROM companies ORDER BY "N"',
     "SELECT user, current_role, current_schema()",  # a catalog query: the shadow catalog answers it
 ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
 from sql.errors import FeatureNotSupported, InsufficientPrivilege, UndefinedColumn
 from sql.parse import DIALECT
@@ -57,12 +57,13 @@ def check_columns(ctx: Context) -> None:
     hidden, visible_anywhere, schema = _columns_of_used_views(ctx)
     # Cheap, certain refusals first: a hidden name that no visible source could supply.
     produced = {fold(a.args["alias"]) for a in ctx.tree.find_all(exp.Alias) if a.args.get("alias")}
-    for table_alias in ctx.tree.find_all(exp.TableAlias):
-        produced.update(fold(c) for c in table_alias.columns)
+    renamed = {fold(c) for table_alias in ctx.tree.find_all(exp.TableAlias) for c in table_alias.columns}
+    produced |= renamed
     for column in ctx.tree.find_all(exp.Column):
         name = fold(column.this)
         if name in hidden and name not in visible_anywhere and name not in produced:
             raise _denied(ctx, column, name, hidden[name])
+    _refuse_output_names_out_of_place(ctx, produced - renamed)
     try:
         analysed = qualify(
             _without_ordinals(ctx.tree.copy()), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
@@ -109,6 +110,46 @@ def check_columns(ctx: Context) -> None:
             if view.column(name) is not None:
                 raise _denied(ctx, column, name, view.name)
             raise UndefinedColumn(f"column {table}.{name} does not exist", position=ctx.position(column))
+
+
+def _refuse_output_names_out_of_place(ctx: Context, outputs: set[str]) -> None:
+    """PostgreSQL reads an output column's name (a select-list alias) only as a whole item of its
+    own query's ORDER BY, GROUP BY or DISTINCT ON; anywhere else (WHERE, HAVING, JOIN ... ON, an
+    expression in ORDER BY, a later select item, a subquery) the name must be a column, or it is
+    42703. DuckDB reads aliases in all those places, so without this a query PostgreSQL refuses
+    was answered. Checked on the tree as written: sqlglot's qualify() expands these references.
+    Only names no source could supply are refused (see _names_nothing)."""
+    if not outputs:
+        return
+    try:
+        scopes = traverse_scope(ctx.tree.copy())
+    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
+        return  # check_columns' analysis below refuses shapes it cannot read
+    for scope in scopes:
+        if not isinstance(scope.expression, exp.Select):
+            continue  # a set operation's ORDER BY names its output columns; DuckDB checks those
+        for column in walk_in_scope(scope.expression):
+            if not isinstance(column, exp.Column) or column.table or not isinstance(column.this, exp.Identifier):
+                continue
+            name = fold(column.this)
+            if name in outputs and not _output_name_in_place(column, name) and _names_nothing(ctx, scope, name):
+                raise UndefinedColumn(f'column "{name}" does not exist', position=ctx.position(column))
+
+
+def _output_name_in_place(column: exp.Column, name: str) -> bool:
+    """Whether ``column`` is a whole ORDER BY, GROUP BY (grouping sets included) or DISTINCT ON
+    item of a SELECT with an output column of that name."""
+    parent = column.parent
+    if isinstance(parent, exp.Ordered) and parent.this is column:
+        owner = parent.parent.parent if isinstance(parent.parent, exp.Order) else None
+    else:
+        while isinstance(parent, (exp.Tuple, exp.Rollup, exp.Cube, exp.GroupingSets)):
+            parent = parent.parent
+        owner = parent.parent if isinstance(parent, (exp.Group, exp.Distinct)) else None
+    if not isinstance(owner, exp.Select):
+        return False
+    return any(isinstance(item, exp.Star) or isinstance(item, exp.Alias) and fold(item.args.get("alias")) == name
+               for item in owner.expressions)
 
 
 def _names_nothing(ctx: Context, scope: Scope, name: str) -> bool:
