@@ -395,7 +395,7 @@ class Session:
                 # by text when it stands alone (cached across sessions), else by tree (offsets kept)
                 prepared.zone = self._zone()
                 prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree,
-                                                     zone=prepared.zone)
+                                                     zone=prepared.zone, param_types=_clock_params(oids))
         elif stmt.kind is Kind.SESSION and stmt.keyword == "DECLARE":
             tokens = tokenize(stmt.text)
             at = next((i for i, t in enumerate(tokens) if t.text.upper() == "FOR"), None)
@@ -419,7 +419,8 @@ class Session:
         if zone != prepared.zone:
             query = prepared.text if prepared.statement.offset == 0 else prepared.tree
             assert query is not None
-            prepared.compiled = self.app.compile(self.principal, query, zone=zone)
+            prepared.compiled = self.app.compile(self.principal, query, zone=zone,
+                                                 param_types=_clock_params(prepared.param_oids))
             prepared.zone, prepared.columns = zone, None
         return prepared.compiled
 
@@ -1154,6 +1155,16 @@ def _shown_ms(ms: int) -> str:
         if ms and ms % _TIME_UNITS[unit] == 0:
             return f"{ms // _TIME_UNITS[unit]}{unit}"
     return f"{ms}ms" if ms else "0"
+
+
+_CLOCK_PARAMS = {pgtypes.DATE: "DATE", pgtypes.TIMESTAMP: "TIMESTAMP", pgtypes.TIMESTAMPTZ: "TIMESTAMPTZ"}
+
+
+def _clock_params(oids: tuple[int, ...]) -> tuple[tuple[int, str], ...]:
+    """The $n a client declared as a date, timestamp or timestamptz (psycopg sends a naive
+    datetime as timestamp), for the policy: PostgreSQL reads a timestamp that meets a
+    timestamptz on the session's clock, and so must the compiled query."""
+    return tuple((i + 1, _CLOCK_PARAMS[oid]) for i, oid in enumerate(oids) if oid in _CLOCK_PARAMS)
 
 
 def _format_of(formats: tuple[int, ...], i: int) -> int:

@@ -167,18 +167,19 @@ class App:
 
     # -- the one query path -------------------------------------------------------------------
     def compile(self, principal: Principal, query: str | exp.Expression, *, zone: str | None = None,
-                base: int = 0) -> Compiled:
+                base: int = 0, param_types: tuple[tuple[int, str], ...] = ()) -> Compiled:
         """Policy for one query. Text is cached per (rules, text, zone): drivers send the same
         SQL again and again (adbc-driver-postgresql prepares a query, then sends it again inside
         COPY), and the rules are fixed for the life of the process. ``zone``: the session's
         TimeZone (an IANA name; None is UTC); ``base``: where the text starts in what the client
-        sent, which only moves error positions (a compiled query holds none), so not in the key."""
+        sent, which only moves error positions (a compiled query holds none), so not in the key;
+        ``param_types``: the date and time types a client declared for $n (they are in the key)."""
         if not isinstance(query, str):
-            return compile_query(principal, self.catalog, query, zone=zone)
-        key = (principal.tenant, principal.role.name, query, zone)
+            return compile_query(principal, self.catalog, query, zone=zone, param_types=param_types)
+        key = (principal.tenant, principal.role.name, query, zone, param_types)
         cached = self._compiled.get(key)
         if cached is None:
-            cached = compile_query(principal, self.catalog, query, zone=zone, base=base)
+            cached = compile_query(principal, self.catalog, query, zone=zone, base=base, param_types=param_types)
             with self._compiled_lock:
                 if len(self._compiled) >= 4096:
                     self._compiled.pop(next(iter(self._compiled)))

@@ -87,10 +87,12 @@ def compile_query(
     row_cap: int | None = None,
     zone: str | None = None,
     base: int = 0,
+    param_types: tuple[tuple[int, str], ...] = (),
 ) -> Compiled:
     """Validate and rewrite one query for ``principal``; raise an EgressError to refuse.
     ``zone``: the session's TimeZone (an IANA name; None is UTC), for sql/rules/local_time.py;
-    ``base``: where a text query starts in what the client sent (inside a COPY), for positions."""
+    ``base``: where a text query starts in what the client sent (inside a COPY), for positions;
+    ``param_types``: ($n, DuckDB type) a client declared (see Context.param_types)."""
     if isinstance(query, str):
         statements = split(query)
         if not statements:
@@ -107,7 +109,8 @@ def compile_query(
         given, base = query, base + statement.offset
     else:
         tree, given, base = query.copy(), query.sql(dialect="postgres"), 0
-    return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap, zone=zone)
+    return compile_tree(principal, catalog, tree, given=given, base=base, row_cap=row_cap, zone=zone,
+                        param_types=param_types)
 
 
 _QUOTE_LITERAL = sqlglot.parse_one(
@@ -346,11 +349,12 @@ def compile_tree(
     base: int = 0,
     row_cap: int | None = None,
     zone: str | None = None,
+    param_types: tuple[tuple[int, str], ...] = (),
 ) -> Compiled:
     if isinstance(tree, exp.Values) and not tree.alias:
         tree = _values_query(tree)
     ctx = Context(principal=principal, catalog=catalog, text=given, tree=tree, base=base,
-                  row_cap=row_cap, zone=zone)
+                  row_cap=row_cap, zone=zone, param_types=dict(param_types))
     for rule in RULES:
         rule(ctx)
     try:

@@ -1229,13 +1229,34 @@ LOCAL_TIME = [
 
 
 def _local_time_answers(dsn: str, zone: str) -> list[tuple[object, ...]]:
+    from psycopg import pq
+
     out = _expression_answers(dsn, LOCAL_TIME, zone)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"SET TIME ZONE '{zone}'")
         for text in (b"2024-03-10 02:30", b"2024-11-03 01:30:00.5", b"2024-07-01", b"2024-07-01 12:00+02"):
             res = conn.pgconn.exec_params(b"SELECT $1", [text], [1184])  # a timestamptz sent without an offset
             out.append((text, res.ftype(0), res.get_value(0, 0)))
+        for sql, values, oids in TYPED_CLOCK_PARAMETERS:
+            res = conn.pgconn.exec_params(sql.encode(), values, oids)
+            out.append((sql, values, res.ftype(0), res.get_value(0, 0), res.error_field(pq.DiagnosticField.SQLSTATE)))
     return out
+
+
+# Parameters declared as timestamp, date or timestamptz (psycopg sends a naive datetime as
+# timestamp, a date as date) where they meet an instant: read on the session's clock.
+TYPED_CLOCK_PARAMETERS = [
+    (f"SELECT {_INSTANT} = $1", [b"2024-03-10 01:30:00"], [1114]),
+    (f"SELECT {_INSTANT} >= $1", [b"2024-03-10"], [1082]),
+    (f"SELECT {_INSTANT} BETWEEN $1 AND $2", [b"2024-03-10 01:00", b"2024-03-10 02:00"], [1114, 1114]),
+    (f"SELECT {_INSTANT} IN ($1)", [b"2024-03-10 12:00"], [1114]),
+    ("SELECT $1::timestamptz", [b"2024-11-03 01:30"], [1114]),
+    ("SELECT $1::timestamptz", [b"2024-07-01"], [1082]),
+    ("SELECT $1", [b"2024-03-10 01:30"], [1114]),  # a timestamp stays the clock time it is
+    ("SELECT $1::date", [b"2024-03-10 03:00+00"], [1184]),
+    ("SELECT extract(hour from $1)", [b"2024-03-10 03:00+00"], [1184]),
+    ("SELECT date_trunc('day', $1)", [b"2024-03-10 03:00+00"], [1184]),
+]
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "asia/kolkata", "Australia/Lord_Howe", "UTC"])
@@ -1269,6 +1290,16 @@ def test_view_instants_group_and_filter_on_the_session_clock(gateway, reference)
         assert grouped == days
         assert conn.execute("SELECT count(*) FROM companies WHERE created_at >= '2020-06-01'").fetchone() == (
             sum(1 for moment in local.values() if moment >= since),)
+        # psycopg sends a naive datetime as a timestamp and a date as a date: read on New York's
+        # clock too (a day whose count differs between that reading and UTC's)
+        company, moment = next(iter(local.items()))
+        assert conn.execute("SELECT company_id FROM companies WHERE created_at = %s",
+                            (moment.replace(tzinfo=None),)).fetchall() == [(company,)]
+        utc = dt.timezone.utc
+        day = next(d for d in sorted(days) if sum(m >= dt.datetime.combine(d, dt.time(), zone) for m in local.values())
+                   != sum(m >= dt.datetime.combine(d, dt.time(), utc) for m in local.values()))
+        assert conn.execute("SELECT count(*) FROM companies WHERE created_at >= %s", (day,)).fetchone() == (
+            sum(1 for m in local.values() if m >= dt.datetime.combine(day, dt.time(), zone)),)
 
 
 # uuid and json values, NULLs among them, through COPY's formats and DataRows in both formats:

@@ -18,6 +18,9 @@ class Context:
     base: int = 0  # offset of this statement in the text the client sent
     row_cap: int | None = None
     zone: str | None = None  # the session's TimeZone (an IANA name); None for UTC
+    # the type a client declared for $n (Parse), where it decides how the query computes: a
+    # timestamp or date parameter meeting a timestamptz is read on the session's clock
+    param_types: dict[int, str] = field(default_factory=dict)
     views_used: set[str] = field(default_factory=set)
 
     def position(self, node: exp.Expression | None) -> int | None:

@@ -20,8 +20,10 @@ functions are registered on every warehouse instance (views/zones.py). `x AT TIM
 with a literal zone is answered in any session, UTC too: a timestamptz becomes that zone's
 wall clock, a timestamp the instant it was there.
 
-Types come from the annotated copy type_arithmetic uses. Left in UTC: an instant's epoch (it
-has no zone) and operands the annotator cannot type (parameters, masked columns).
+Types come from the annotated copy type_arithmetic uses, where a $n the client declared as a
+date, timestamp or timestamptz has that type (`created_at >= $1` with a naive datetime from
+psycopg is the local clock's instant). Left in UTC: an instant's epoch (it has no zone) and
+operands the annotator cannot type (parameters of no declared type, masked columns).
 """
 
 from __future__ import annotations
@@ -158,7 +160,10 @@ def _at_time_zone(node: exp.AtTimeZone, twin: exp.AtTimeZone) -> None:
 
 def _holds_instants(ctx: Context) -> bool:
     """Whether anything in the query can be a timestamptz: a view's timestamptz column, now(),
-    a cast or a function that makes one. Without, the typing pass (about 2 ms) is skipped."""
+    a cast or a function that makes one, a $n declared as one. Without, the typing pass (about
+    2 ms) is skipped."""
+    if "TIMESTAMPTZ" in ctx.param_types.values():
+        return True
     names = {c.name.lower() for name in ctx.views_used if (view := ctx.catalog.view(name)) is not None
              for c in view.columns if c.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))}
     for node in ctx.tree.walk():

@@ -22,7 +22,7 @@ value), at the widest precision.
 
 Types come from sqlglot's annotator over a qualified *copy* of the query, typed with the views'
 catalog; each node is marked before the copy so its twin there can be found. An operand whose
-type the annotator cannot tell (a parameter, a masked column, a column of a VALUES list) leaves
+type the annotator cannot tell (a parameter of no declared type, a masked column, a column of a VALUES list) leaves
 the node as DuckDB has it. Known gap: sum(bigint) inside other arithmetic counts as an
 integer, where PostgreSQL's sum(bigint) is numeric (a bare sum(bigint) operand is handled).
 """
@@ -69,6 +69,11 @@ def twins(ctx: Context, nodes: list[exp.Expression]) -> list[exp.Expression | No
         schema = _schema(ctx)
         copy = qualify(ctx.tree.copy(), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
                        expand_stars=False, quote_identifiers=False)
+        if ctx.param_types:  # a parameter the client typed is typed so here (only in the copy)
+            for param in list(copy.find_all(exp.Parameter)):
+                declared = ctx.param_types.get(int(param.name)) if str(param.name).isdigit() else None
+                if declared is not None:
+                    param.replace(exp.cast(param.copy(), declared))
         annotate_types(copy, schema=schema, dialect=DIALECT)
     except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, AssertionError):
         return [None] * len(nodes)
