@@ -18,7 +18,6 @@ import math
 import re
 import struct
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -37,7 +36,6 @@ from sql.errors import (
     InvalidTextRepresentation,
     NumericValueOutOfRange,
 )
-from sql.rules.local_time import iana_names
 from views import arrow_types, zones
 
 try:
@@ -237,25 +235,8 @@ def _strings(arr: pa.Array, formatter: str, *how: Any, kind: pa.DataType = pa.st
                                  null_count=arr.null_count)
 
 
-_UTC_NAMES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "universal", "etc/universal", "+00:00"})
-
-
-@functools.lru_cache(maxsize=64)
-def display_zone(name: str) -> str | None:
-    """The IANA zone a session's TimeZone names (any case, as PostgreSQL reads it), for
-    writing timestamptz values; None for UTC and for what the zone database does not know
-    (POSIX forms such as UTC+5, whose sign PostgreSQL reads the other way round: those stay
-    UTC). A zone Arrow cannot use is None too, so a query never fails on it mid-stream."""
-    zone = name.strip().strip("'\"")
-    if zone.lower() in _UTC_NAMES:
-        return None
-    zone = iana_names().get(zone.lower(), zone)
-    try:
-        zoneinfo.ZoneInfo(zone)
-        pc.local_timestamp(pa.array([0], pa.timestamp("s", tz=zone)))
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError, pa.ArrowException):
-        return None
-    return zone
+display_zone = zones.display_zone
+_UTC_NAMES = zones.UTC_NAMES
 
 
 def in_zone(batch: pa.RecordBatch, zone: str | None) -> pa.RecordBatch:

@@ -747,7 +747,7 @@ class Session:
         by default (COPY n when it has finished, a NOTICE with the job, files and link); with
         ASYNC the job id comes back at once."""
         assert self.principal is not None
-        job_spec, is_async = spec_from_copy(prepared.statement.text)
+        job_spec, is_async = spec_from_copy(prepared.statement.text, zone=self._zone())
         jobs = self.app.start_jobs(dispatch=True)
         job_id = jobs.submit(self.principal, job_spec, source="copy")
         if is_async:

@@ -43,6 +43,7 @@ from service.jobs import JobSpec, render_name, spec_from_statement
 from sql.errors import EgressError, InvalidParameterValue, ObjectNotFound
 from sql.model import Principal
 from sql.parse import parse_one
+from views.zones import display_zone
 
 log = logging.getLogger("egress.schedules")
 
@@ -164,6 +165,9 @@ class Schedules:
 
         spec, extra = split_schedule_options(resolve(self.app, principal, copy_text)
                                              or spec_from_statement(copy_text)[0])
+        zone = display_zone(trigger["timezone"]) if trigger.get("timezone") and not spec.report else None
+        if zone is not None:  # a cron's zone is the clock its export's dates and hours are cut on
+            spec = replace(spec, request={**spec.request, "zone": zone})
         jobs = self.app.start_jobs(dispatch=False)
         probe = replace(spec, name=render_name(spec.name, dt.datetime.now(dt.timezone.utc), name, 1))
         jobs.validate(principal, probe)  # refused now, not at 6 am: policy, names, formats, destinations

@@ -186,8 +186,9 @@ class App:
                 self._compiled[key] = cached
         return cached
 
-    def stream(self, principal: Principal, query: str | exp.Expression) -> tuple[Compiled, Stream]:
-        compiled = self.compile(principal, query)
+    def stream(self, principal: Principal, query: str | exp.Expression, *,
+               zone: str | None = None) -> tuple[Compiled, Stream]:
+        compiled = self.compile(principal, query, zone=zone)
         return compiled, self.run(compiled)
 
     def run(self, compiled: Compiled, *, params: list[object] | None = None, start: bool = True,

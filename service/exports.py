@@ -41,6 +41,9 @@ class ExportRequest:
     sort: list[str] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
+    # the clock dates, hours and date literals are read on (an IANA name; None: UTC): the
+    # session's TimeZone for a COPY TO 'file', the cron's zone for a schedule
+    zone: str | None = None
 
     def describe_filters(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -182,7 +185,7 @@ def export(
     tree = build_query(app, principal, req)
     given = req.query if req.query else tree.sql(dialect="postgres")
     started = _dt.datetime.now(_dt.timezone.utc)
-    compiled, stream = app.stream(principal, tree)
+    compiled, stream = app.stream(principal, tree, zone=req.zone)
     if on_start is not None:
         on_start(compiled.sql)
     try:
@@ -206,6 +209,7 @@ def export(
         "filters": req.describe_filters(),
         "sql_given": given,
         "sql_run": compiled.sql,
+        "time_zone": req.zone or "UTC",
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
         **(extra_manifest or {}),

@@ -619,9 +619,10 @@ _EXTENSIONS = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": 
                ".xlsx": "xlsx", ".pdf": "pdf"}
 
 
-def spec_from_copy(text: str) -> tuple[JobSpec, bool]:
+def spec_from_copy(text: str, zone: str | None = None) -> tuple[JobSpec, bool]:
     """(the job, ASYNC?) of a server-side ``COPY ... TO 'file' (...)`` statement. Format options
-    are the CLI's (validated by the format's own model); FORMAT may be left to the extension."""
+    are the CLI's (validated by the format's own model); FORMAT may be left to the extension.
+    ``zone``: the TimeZone of the session that sent it, which the query computes in."""
     from sql.copy import COLUMN_SEPARATOR, parse_copy
 
     copy = parse_copy(text)
@@ -657,7 +658,8 @@ def spec_from_copy(text: str) -> tuple[JobSpec, bool]:
     options = {k: v for k, v in opts.items() if k not in _JOB_OPTIONS}
     if "partition_by" in options:
         options["partition_by"] = [c.strip() for c in options["partition_by"].split(",") if c.strip()]
-    spec = JobSpec(request={"query": copy.query.sql(dialect="postgres")}, format=base.get(fmt).name,
+    request = {"query": copy.query.sql(dialect="postgres"), **({"zone": zone} if zone else {})}
+    spec = JobSpec(request=request, format=base.get(fmt).name,
                    name=copy.target, options=options, compression=compression.lower() if compression else None,
                    chunk_rows=integer("chunk_rows"), chunk_bytes=integer("chunk_bytes"), deliver=deliver)
     return spec, opts.get("async", "false").lower() not in ("false", "off", "0")

@@ -581,6 +581,9 @@ NAMING_ANSWERS = [
     "SELECT employee_count AS name FROM companies WHERE name = 'x'",
     "SELECT employee_count / 10 AS band, count(*) FROM companies GROUP BY ROLLUP (band) ORDER BY band",
     'SELECT name AS "N" FROM companies ORDER BY "N"',
+    # a derived table's and a CTE's columns are named as PostgreSQL names them
+    "SELECT count FROM (SELECT count(*) FROM companies) t", "SELECT created_at FROM (SELECT created_at::date FROM companies) t",
+    "WITH x AS (SELECT upper(name), employee_count::text FROM companies) SELECT upper, employee_count FROM x",
     "SELECT user, current_role, current_schema()",  # a catalog query: the shadow catalog answers it
 ]
 

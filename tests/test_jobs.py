@@ -119,6 +119,30 @@ def test_copy_to_file_is_a_synchronous_job_with_notice_and_files(jobs_gw, refere
     assert denied.value.code == 403
 
 
+def test_copy_to_file_computes_on_the_session_clock(jobs_gw) -> None:  # type: ignore[no-untyped-def]
+    # a New York session's file cuts days and hours where its COPY TO STDOUT does (PostgreSQL's
+    # reading, tested against PostgreSQL in test_gateway_clients), not on UTC's clock; the
+    # manifest says which clock
+    gw, home = jobs_gw
+    query = ("SELECT company_id, created_at::date AS day, extract(hour from created_at) AS hour, "
+             "created_at >= '2021-01-01' AS recent FROM companies ORDER BY company_id")
+    with psycopg.connect(gw.dsn("alice"), autocommit=True) as conn:
+        conn.execute("SET TIME ZONE 'America/New_York'")
+        with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            shown = [row.split(",") for row in b"".join(bytes(c) for c in copy).decode().splitlines()]
+        conn.execute(f"COPY ({query}) TO 'clock/ny.csv' (FORMAT csv)")
+        conn.execute("SET TIME ZONE 'UTC'")
+        with conn.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            in_utc = [row.split(",") for row in b"".join(bytes(c) for c in copy).decode().splitlines()]
+    with (_area(home, "alice") / "clock" / "ny.csv").open(newline="") as f:
+        written = list(csv.reader(f))[1:]
+    assert [(r[0], r[1], str(int(float(r[2]))), r[3][0]) for r in written] == \
+        [(r[0], r[1], str(int(float(r[2]))), r[3][0]) for r in shown]
+    assert shown != in_utc  # the two clocks cut differently here, so the comparison means something
+    manifest = json.loads((_area(home, "alice") / "clock" / "ny.csv.manifest.json").read_text())
+    assert manifest["time_zone"] == "America/New_York"
+
+
 def test_async_copy_parquet_and_tenant_rules(jobs_gw, reference) -> None:  # type: ignore[no-untyped-def]
     gw, home = jobs_gw
     with psycopg.connect(gw.dsn("bob"), autocommit=True) as conn:

@@ -103,6 +103,18 @@ def test_cron_schedules_in_a_time_zone_by_sql(egress_home, tmp_path) -> None:  #
             assert conn.execute("SELECT count(*) FROM egress.schedules").fetchone() == (0,)
             with pytest.raises(psycopg.errors.UndefinedObject):
                 conn.execute("SELECT egress.remove_schedule('morning')")
+        # a cron's zone is also the clock its export computes on: days and hours as a session
+        # in that zone sees them, whatever zone the session that added it was in
+        query = "SELECT company_id, created_at::date, extract(hour from created_at) FROM companies ORDER BY company_id"
+        with psycopg.connect(gw.dsn("carol"), autocommit=True) as conn:
+            conn.execute("SELECT egress.add_schedule('clock', '0 6 * * *', "
+                         f"'COPY ({query}) TO ''clock.csv'' (FORMAT csv, HEADER false)', 'America/New_York')")
+            assert conn.execute("SELECT egress.run_schedule('clock')").fetchone() == ("started",)
+            conn.execute("SET TIME ZONE 'America/New_York'")
+            expected = [(str(a), str(b), int(c)) for a, b, c in conn.execute(query).fetchall()]
+        assert _until(lambda: any(r["state"] == "succeeded" for r in _runs(gw, "carol", "clock"))), _runs(gw, "carol", "clock")
+        written = (tmp_path / "home" / "exports" / "carol" / "clock.csv").read_text().splitlines()
+        assert [(a, b, int(float(c))) for a, b, c in (line.split(",") for line in written)] == expected
     finally:
         stop_gateway(gw)
 

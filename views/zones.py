@@ -17,15 +17,38 @@ offsets PostgreSQL gives them.
 """
 from __future__ import annotations
 
+import functools
+import zoneinfo
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb.sqltypes import TIMESTAMP, TIMESTAMP_TZ, VARCHAR
 
-from sql.rules.local_time import FROM_LOCAL, TO_LOCAL  # the names the policy calls
+from sql.rules.local_time import FROM_LOCAL, TO_LOCAL, iana_names  # the names the policy calls
 from views.arrow_types import without_infinities
 
 _CLOCK, _INSTANT = pa.timestamp("us"), pa.timestamp("us", tz="UTC")
+
+UTC_NAMES = frozenset({"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "universal", "etc/universal", "+00:00"})
+
+
+@functools.lru_cache(maxsize=64)
+def display_zone(name: str) -> str | None:
+    """The IANA zone a session's TimeZone names (any case, as PostgreSQL reads it), for
+    writing timestamptz values; None for UTC and for what the zone database does not know
+    (POSIX forms such as UTC+5, whose sign PostgreSQL reads the other way round: those stay
+    UTC). A zone Arrow cannot use is None too, so a query never fails on it mid-stream."""
+    zone = name.strip().strip("'\"")
+    if zone.lower() in UTC_NAMES:
+        return None
+    zone = iana_names().get(zone.lower(), zone)
+    try:
+        zoneinfo.ZoneInfo(zone)
+        pc.local_timestamp(pa.array([0], pa.timestamp("s", tz=zone)))
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError, pa.ArrowException):
+        return None
+    return zone
 
 
 def _by_zone(clock_or_instant: pa.Array, zones: pa.Array, convert, empty: pa.DataType) -> pa.Array:  # type: ignore[no-untyped-def]

@@ -87,7 +87,11 @@ def _pg_name(node: exp.Expression) -> str | None:
 
 
 def name_columns(ctx: Context) -> None:
-    pg_names(ctx.tree)
+    """Every SELECT of the query, nested ones too: an outer query reads a derived table's or a
+    CTE's columns by PostgreSQL's names (`SELECT count FROM (SELECT count(*) ...) t`), which
+    DuckDB's would not match (count_star(); and a cast the session's TimeZone wraps in a call)."""
+    for select in list(ctx.tree.find_all(exp.Select)):
+        pg_names(select)
 
 
 def pg_names(tree: exp.Expression) -> None:
