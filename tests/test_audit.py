@@ -69,18 +69,28 @@ def test_queries_exports_and_flight_are_audited(egress_home, tmp_path) -> None: 
     assert not any("SaaS" in line for line in lines)  # parameter values never reach the log
 
 
-def test_flush_waits_for_records_the_writer_is_still_gathering(app) -> None:  # type: ignore[no-untyped-def]
+def test_flush_waits_for_records_the_writer_is_still_gathering(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The writer lingers after a batch's first record (so its write does not land while that
-    statement's answer goes out); flush() must still mean stored, not merely dequeued."""
+    statement's answer goes out); flush() must still mean stored, not merely dequeued. A state
+    store of its own: the session's App must not hold the shared home's database open early."""
+    import types
+
     import sqlalchemy as sa
 
     from service import state as st
+    from service.audit import Audit
+    from sql.model import Principal, Role
 
-    principal = app.principal("alice")
-    marker = f"flush-{time.monotonic_ns()}"
-    app.audit.record(principal=principal, kind="query", outcome="ok", sql_given=f"SELECT 0 -- {marker}")
-    time.sleep(0.05)  # the writer has taken it off the queue (which is now empty) and is gathering more
-    app.audit.flush()
-    with app.state.tx() as conn:
-        stored = conn.execute(sa.select(st.audit.c.sql_given).where(st.audit.c.sql_given.like(f"%{marker}"))).all()
-    assert [r[0] for r in stored] == [f"SELECT 0 -- {marker}"]
+    store = st.StateStore(tmp_path / "state.db")
+    audit = Audit(types.SimpleNamespace(state=store))
+    try:
+        principal = Principal("alice", "acme", Role("analyst"))
+        audit.record(principal=principal, kind="query", outcome="ok", sql_given="SELECT 0")
+        time.sleep(0.05)  # the writer has taken it off the queue (which is now empty) and is gathering more
+        audit.flush()
+        with store.tx() as conn:
+            stored = conn.execute(sa.select(st.audit.c.user, st.audit.c.sql_given)).all()
+        assert [tuple(r) for r in stored] == [("alice", "SELECT 0")]
+    finally:
+        audit.close()
+        store.close()
