@@ -658,7 +658,8 @@ class Session:
         name = tokens[1].text
         query_text = stmt.text[tokens[at + 1].start:]
         inner = Statement(Kind.QUERY, tokens[at + 1].text.upper(), query_text, stmt.offset + tokens[at + 1].start)
-        prepared = self._prepare(name, query_text, inner, ())
+        # the DECLARE's own $n types (psycopg's named cursors send theirs there)
+        prepared = self._prepare(name, query_text, inner, portal.prepared.param_oids)
         binary = "BINARY" in words[:at]
         if name in self.cursors:
             raise DuplicateCursor(f'cursor "{name}" already exists')

@@ -1298,6 +1298,9 @@ def test_view_instants_group_and_filter_on_the_session_clock(gateway, reference)
         company, moment = next(iter(local.items()))
         assert conn.execute("SELECT company_id FROM companies WHERE created_at = %s",
                             (moment.replace(tzinfo=None),)).fetchall() == [(company,)]
+        with conn.transaction(), conn.cursor(name="by_clock") as named:  # DECLARE ... CURSOR FOR, with $1
+            named.execute("SELECT company_id FROM companies WHERE created_at = %s", (moment.replace(tzinfo=None),))
+            assert named.fetchall() == [(company,)]
         utc = dt.timezone.utc
         day = next(d for d in sorted(days) if sum(m >= dt.datetime.combine(d, dt.time(), zone) for m in local.values())
                    != sum(m >= dt.datetime.combine(d, dt.time(), utc) for m in local.values()))
