@@ -144,6 +144,33 @@ def test_masked_column_shows_only_the_domain(app) -> None:  # type: ignore[no-un
     assert rows(app, "dave", "SELECT count(*) AS n FROM companies WHERE contact_email LIKE 'info@%'")[0]["n"] == 0
 
 
+def test_year_only_mask_keeps_the_session_clocks_year(app, reference) -> None:  # type: ignore[no-untyped-def]
+    # a year_only mask of a timestamptz is midnight of 1 January on the session's clock: in New
+    # York, 05:00 UTC (04:00 never: January has no daylight saving), not UTC's midnight, which
+    # New York's clock shows as 31 December of the year before
+    import datetime as dt
+    import zoneinfo
+
+    from sql.model import Principal, Role
+
+    archivist = Principal("alice", "acme", Role("archivist", mask={"companies": {"created_at": "year_only"}}))
+    made = {r["company_id"]: r["created_at"] for r in reference(
+        "SELECT company_id, created_at FROM curated.companies WHERE tenant_id = 'acme' "
+        "ORDER BY company_id LIMIT 300").to_pylist()}
+    sql = "SELECT company_id, created_at FROM companies ORDER BY company_id LIMIT 300"
+    for zone in ("America/New_York", None):
+        clock = zoneinfo.ZoneInfo(zone or "UTC")
+        _, stream = app.stream(archivist, sql, zone=zone)
+        got = {r["company_id"]: r["created_at"] for b in stream for r in b.to_pylist()}
+        want = {k: dt.datetime(v.astimezone(clock).year, 1, 1, tzinfo=clock) for k, v in made.items()}
+        assert got == want and len(got) == 300
+    # and it computes on that clock as any timestamptz does: its date is 1 January there
+    _, stream = app.stream(archivist, "SELECT DISTINCT created_at::date AS d FROM companies", zone="Asia/Tokyo")
+    assert {r["d"] for b in stream for r in b.to_pylist()} == {
+        dt.date(v.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).year, 1, 1) for v in reference(
+            "SELECT created_at FROM curated.companies WHERE tenant_id = 'acme'").column("created_at").to_pylist()}
+
+
 # -- nothing outside the views is reachable ------------------------------------------------------
 @pytest.mark.parametrize("sql,code", [
     ("SELECT * FROM read_csv('/etc/passwd')", "42883"),

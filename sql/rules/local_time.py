@@ -23,7 +23,8 @@ wall clock, a timestamp the instant it was there.
 Types come from the annotated copy type_arithmetic uses, where a $n the client declared as a
 date, timestamp or timestamptz has that type (`created_at >= $1` with a naive datetime from
 psycopg is the local clock's instant). Left in UTC: an instant's epoch (it has no zone) and
-operands the annotator cannot type (parameters of no declared type, masked columns).
+operands the annotator cannot type (parameters of no declared type, masked columns other
+than a year_only timestamptz, which scope_tenant cuts on the session's clock).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from sql.model import Principal, View
 from sql.rules.context import Context
+from sql.rules.local_time import FROM_LOCAL, TO_LOCAL
 from sql.rules.names import fold, view_references
 
 # Mask templates: our constants, never client text. `x` stands for the column.
@@ -35,7 +36,14 @@ _MASKS = {
 }
 
 
-def _mask(kind: str, value: exp.Expression) -> exp.Expression:
+def _mask(kind: str, value: exp.Expression, *, zone: str | None = None, instant: bool = False) -> exp.Expression:
+    """A mask over ``value``. year_only of a timestamptz in a session outside UTC keeps the
+    year of the session's clock (midnight of its 1 January there), as the wire then shows it:
+    cut in UTC, a New York user saw 31 December 19:00 of the year before."""
+    if kind == "year_only" and zone is not None and instant:
+        local = exp.Anonymous(this=TO_LOCAL, expressions=[value.copy(), exp.Literal.string(zone)])
+        year = exp.TimestampTrunc(this=local, unit=exp.var("YEAR"))
+        return exp.Anonymous(this=FROM_LOCAL, expressions=[year, exp.Literal.string(zone)])
     template = sqlglot.parse_one(_MASKS[kind], read="duckdb")
 
     def put(node: exp.Expression) -> exp.Expression:
@@ -64,9 +72,10 @@ def computes_on_columns(tree: exp.Expression) -> bool:
     return len(view_references(tree)) != 1
 
 
-def scoped_relation(principal: Principal, view: View, *, guard: bool = True) -> exp.Select:
+def scoped_relation(principal: Principal, view: View, *, guard: bool = True, zone: str | None = None) -> exp.Select:
     """The tenant- and role-scoped SELECT that stands in for one view; ``guard`` wraps each
-    column in the tenant predicate (see the module's docstring for when it may be left out)."""
+    column in the tenant predicate (see the module's docstring for when it may be left out);
+    ``zone``: the session's TimeZone, which a year_only mask of a timestamptz is cut in."""
     def tenant_matches() -> exp.Expression:
         return exp.EQ(
             this=exp.column(view.tenant_column, quoted=True),
@@ -78,7 +87,8 @@ def scoped_relation(principal: Principal, view: View, *, guard: bool = True) -> 
         value: exp.Expression = exp.column(col.name, quoted=True)
         kind = principal.role.mask_for(view.name, col.name)
         if kind is not None:
-            value = _mask(kind, value)
+            instant = col.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+            value = _mask(kind, value, zone=zone, instant=instant)
         if guard:
             value = exp.Case(ifs=[exp.If(this=tenant_matches(), true=value)])
         projections.append(exp.alias_(value, col.name, quoted=True))
@@ -172,7 +182,7 @@ def scope_tenant(ctx: Context) -> None:
         alias = table.args.get("alias")
         if alias is None:
             alias = exp.TableAlias(this=exp.to_identifier(view.name))
-        scoped = scoped_relation(ctx.principal, view, guard=guard)
+        scoped = scoped_relation(ctx.principal, view, guard=guard, zone=ctx.zone)
         select = table.find_ancestor(exp.Select)
         if isinstance(select, exp.Select) and (select.args.get("from_") and select.args["from_"].this is table
                                                or any(j.this is table for j in select.args.get("joins") or [])):
