@@ -130,6 +130,8 @@ def test_packing_rows_reveals_only_visible_columns(app, sql) -> None:  # type: i
     ("WITH x AS (SELECT annual_revenue FROM companies) SELECT * FROM x", "42501"),
     ("SELECT sum(annual_revenue) OVER () FROM companies", "42501"),
     ("VALUES ((SELECT max(annual_revenue) FROM companies))", "42501"),
+    # an alias named like a hidden column does not stand in for it where it would be the column
+    ("SELECT employee_count AS annual_revenue FROM companies WHERE annual_revenue > 5", "42501"),
 ])
 def test_hidden_columns_are_refused_everywhere(app, sql, code) -> None:  # type: ignore[no-untyped-def]
     err = refused(app, "alice", sql)

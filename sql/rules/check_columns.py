@@ -63,7 +63,8 @@ def check_columns(ctx: Context) -> None:
         name = fold(column.this)
         if name in hidden and name not in visible_anywhere and name not in produced:
             raise _denied(ctx, column, name, hidden[name])
-    _refuse_output_names_out_of_place(ctx, produced - renamed)
+    _refuse_output_names_out_of_place(ctx, produced - renamed, {n: v for n, v in hidden.items()
+                                                                if n not in visible_anywhere})
     try:
         analysed = qualify(
             _without_ordinals(ctx.tree.copy()), schema=schema, dialect=DIALECT, validate_qualify_columns=False,
@@ -112,13 +113,15 @@ def check_columns(ctx: Context) -> None:
             raise UndefinedColumn(f"column {table}.{name} does not exist", position=ctx.position(column))
 
 
-def _refuse_output_names_out_of_place(ctx: Context, outputs: set[str]) -> None:
+def _refuse_output_names_out_of_place(ctx: Context, outputs: set[str], hidden: dict[str, str]) -> None:
     """PostgreSQL reads an output column's name (a select-list alias) only as a whole item of its
     own query's ORDER BY, GROUP BY or DISTINCT ON; anywhere else (WHERE, HAVING, JOIN ... ON, an
     expression in ORDER BY, a later select item, a subquery) the name must be a column, or it is
     42703. DuckDB reads aliases in all those places, so without this a query PostgreSQL refuses
     was answered. Checked on the tree as written: sqlglot's qualify() expands these references.
-    Only names no source could supply are refused (see _names_nothing)."""
+    Only names no source could supply are refused (see _names_nothing); a name that is a column
+    the role may not see is that column there, refused with 42501 (an alias named like it
+    cannot be used to stand in for it)."""
     if not outputs:
         return
     try:
@@ -132,7 +135,11 @@ def _refuse_output_names_out_of_place(ctx: Context, outputs: set[str]) -> None:
             if not isinstance(column, exp.Column) or column.table or not isinstance(column.this, exp.Identifier):
                 continue
             name = fold(column.this)
-            if name in outputs and not _output_name_in_place(column, name) and _names_nothing(ctx, scope, name):
+            if name not in outputs or _output_name_in_place(column, name):
+                continue
+            if name in hidden:
+                raise _denied(ctx, column, name, hidden[name])
+            if _names_nothing(ctx, scope, name):
                 raise UndefinedColumn(f'column "{name}" does not exist', position=ctx.position(column))
 
 
