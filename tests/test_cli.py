@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 
 import pyarrow.parquet as pq
@@ -102,7 +103,13 @@ def test_users_add_stores_only_a_verifier(egress_home, tmp_path) -> None:  # typ
                       "--password-stdin", input="s3cret-pass\n")
     assert done.returncode == 0, done.stderr
     assert "s3cret" not in done.stdout + done.stderr
-    db = b"".join(p.read_bytes() for p in egress_home.path.glob("state.db*"))  # the WAL too
+    # The WAL too. Read in another process: closing a file descriptor of state.db in this one
+    # drops the POSIX locks that any SQLite connection of this process (the session's App
+    # fixture) holds on it, and a CLI process writing next then corrupted the App's view.
+    read = subprocess.run([sys.executable, "-c", "import sys, glob; sys.stdout.buffer.write(b''.join("
+                           "open(p, 'rb').read() for p in sorted(glob.glob(sys.argv[1] + '/state.db*'))))",
+                           str(egress_home.path)], capture_output=True, check=True, timeout=60)
+    db = read.stdout
     assert b"s3cret-pass" not in db and b"SCRAM-SHA-256$4096:" in db
     listed = run_egress(egress_home, "users", "list").stdout
     assert "erin\ttenant=globex\trole=manager" in listed
