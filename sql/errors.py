@@ -120,6 +120,10 @@ class InvalidTextRepresentation(DataException, code="22P02"):
     pass
 
 
+class InvalidEscapeSequence(DataException, code="22025"):
+    pass
+
+
 class NumericValueOutOfRange(DataException, code="22003"):
     pass
 

@@ -19,6 +19,7 @@ from sql.errors import (
     FeatureNotSupported,
     InsufficientPrivilege,
     InternalError,
+    InvalidEscapeSequence,
     InvalidParameterValue,
     ReadOnly,
     SyntaxError_,
@@ -198,12 +199,58 @@ def _anonymous(node: exp.Expression) -> str | None:
     return str(node.name).lower() if isinstance(node, exp.Anonymous) else None
 
 
+def _similar_to(node: exp.SimilarTo, escape: exp.Expression | None) -> exp.Expression:
+    """``x SIMILAR TO 'pattern' [ESCAPE 'c']`` as PostgreSQL runs it: the SQL pattern made a
+    regular expression that must match the whole string (% is .*, _ is ., parentheses group,
+    . ^ $ are literal, the escape character (default backslash) makes the next one literal),
+    where `.` also matches a newline. DuckDB's own SIMILAR TO reads the pattern as a regular
+    expression as it stands, so '%(Labs|Systems)%' matched nothing. A constant pattern only."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise FeatureNotSupported("SIMILAR TO takes a constant pattern here",
+                                  hint="write the pattern as a string literal, or use ~ with a regular expression")
+    marker: str | None = "\\"
+    if escape is not None:
+        if not (isinstance(escape, exp.Literal) and escape.is_string):
+            raise FeatureNotSupported("SIMILAR TO takes a constant ESCAPE here")
+        if len(escape.this) > 1:
+            raise InvalidEscapeSequence("invalid escape string",
+                                        hint="Escape string must be empty or one character.")
+        marker = escape.this or None
+    out, escaped, in_class = [], False, False
+    for char in pattern.this:
+        if escaped:
+            if char == '"' and not in_class:
+                raise FeatureNotSupported("escape-double-quote separators are for SUBSTRING, not SIMILAR TO here")
+            out.append("\\" + char)
+            escaped = False
+        elif marker is not None and char == marker:
+            escaped = True
+        elif in_class:
+            out.append("\\\\" if char == "\\" else char)
+            in_class = char != "]"
+        elif char == "[":
+            out.append(char)
+            in_class = True
+        else:
+            out.append({"%": ".*", "_": ".", "(": "(?:", "\\": "\\\\", ".": "\\.", "^": "\\^",
+                        "$": "\\$"}.get(char, char))
+    regex = "(?s)(?:" + "".join(out) + ")"
+    subject = node.this.transform(_postgres_functions)
+    return exp.Anonymous(this="regexp_full_match", expressions=[subject, exp.Literal.string(regex)])
+
+
 def _postgres_functions(node: exp.Expression) -> exp.Expression:
     """PostgreSQL functions DuckDB lacks, as DuckDB expressions (after the rules, which checked
     and named them): quote_literal (asyncpg's copy_from_query inlines its arguments with it),
     quote_nullable and quote_ident; json_build_object and json_agg as DuckDB's json_object and
     to_json of a list; format() as printf; octet_length of text as strlen; every() as
-    bool_and; encode(bytes, 'hex' | 'base64'); current_date and current_timestamp as calls."""
+    bool_and; encode(bytes, 'hex' | 'base64'); current_date and current_timestamp as calls;
+    SIMILAR TO as the regular expression PostgreSQL makes of its pattern."""
+    if isinstance(node, exp.Escape) and isinstance(node.this, exp.SimilarTo):
+        return _similar_to(node.this, node.expression)
+    if isinstance(node, exp.SimilarTo):
+        return _similar_to(node, None)
     if isinstance(node, exp.Format):
         return _format(node)
     if isinstance(node, (exp.CurrentDate, exp.CurrentTimestamp)) and not node.args:

@@ -1152,6 +1152,12 @@ EXPRESSIONS = [
     "json_typeof('\"x\"'::json)", "json_typeof('[1]'::json)", "json_typeof('1.5'::json)", "json_typeof(null::json)",
     "json_build_object()", "json_build_object('k', null, 'n', 1.5, 'l', array[1,2], 'o', json_build_object('x', true))",
     "json_build_object('j', '{\"a\":  1}'::json)", "json_build_object(1, 2, 3)",
+    # SIMILAR TO: the SQL pattern as PostgreSQL makes it a regular expression
+    "'Atlas Labs AG' SIMILAR TO '%(Labs|Systems)%'", "'abc' SIMILAR TO 'a_c'", "'abc' SIMILAR TO 'a.c'",
+    "'a.c' SIMILAR TO 'a.c'", "'a%c' SIMILAR TO 'a!%c' ESCAPE '!'", "'abc' NOT SIMILAR TO '(b|c)%'",
+    "E'a\\nb' SIMILAR TO 'a_b'", "'-abc-' SIMILAR TO '%abc-%'", "'xabcy' SIMILAR TO '%abc-%'",
+    "'x' SIMILAR TO '[a-z]'", "'^x$' SIMILAR TO '^x$'", "'a\\b' SIMILAR TO 'a\\\\b'", "'ab' SIMILAR TO 'a|ab'",
+    "'abc' SIMILAR TO 'ab' ESCAPE 'xy'", "'a_c' SIMILAR TO 'a#_c' ESCAPE '#'", "'abab' SIMILAR TO '(ab)+'",
 ] + [f"{aggregate} FROM (VALUES (1, 1.5::float8, 'a'), (2, 2.5::float8, 'b'), (4, 4.0::float8, 'c')) AS t(x, f, s)"
      for aggregate in ("count(*)", "sum(x)", "min(x)", "max(s)", "sum(f)", "avg(f)", "string_agg(s, ',')",
                        "array_agg(x)", "bool_and(x > 0)", "every(x > 1)", "count(distinct x)", "sum(x) over ()",
