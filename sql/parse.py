@@ -53,6 +53,11 @@ class EgressPostgres(Postgres):
         # carries a mark.
         FUNCTION_PARSERS = {**Postgres.Parser.FUNCTION_PARSERS,
                             "DATE_PART": lambda self: _marked(self._parse_date_part(), DATE_PART)}
+        # to_char's template as written: sqlglot turns it into strftime's while parsing, knowing
+        # only the numeric fields ('Day Mon' became '%uay Mon'); sql/to_char.py reads it whole
+        FUNCTIONS = {**Postgres.Parser.FUNCTIONS,
+                     "TO_CHAR": lambda args: exp.TimeToStr(this=args[0] if args else None,
+                                                           format=args[1] if len(args) > 1 else None)}
 
         def _parse_function_call(self, *args: object, **kwargs: object) -> exp.Expression | None:
             # The name as written, for the result column's name (sql/rules/name_columns.py):

@@ -28,6 +28,7 @@ from sql.errors import (
 from sql.model import Catalog, Principal
 from sql.parse import Kind, Statement, filled, parse_one, split
 from sql.rules import RULES, Context
+from sql.to_char import is_number_template, to_char
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,15 @@ def _postgres_functions(node: exp.Expression) -> exp.Expression:
     to_json of a list; format() as printf; octet_length of text as strlen; every() as
     bool_and; encode(bytes, 'hex' | 'base64'); current_date and current_timestamp as calls;
     SIMILAR TO as the regular expression PostgreSQL makes of its pattern."""
+    if isinstance(node, exp.TimeToStr):
+        template_node = node.args.get("format")
+        if not (isinstance(template_node, exp.Literal) and template_node.is_string):
+            raise FeatureNotSupported("to_char takes a constant template here")
+        template = str(template_node.this)
+        if is_number_template(template):
+            raise FeatureNotSupported("to_char of a number is not supported",
+                                      hint="round() and a cast to text, or format(), give most of what it does")
+        return to_char(node.this.transform(_postgres_functions), template)
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.SimilarTo):
         return _similar_to(node.this, node.expression)
     if isinstance(node, exp.SimilarTo):

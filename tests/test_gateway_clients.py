@@ -1158,6 +1158,13 @@ EXPRESSIONS = [
     "E'a\\nb' SIMILAR TO 'a_b'", "'-abc-' SIMILAR TO '%abc-%'", "'xabcy' SIMILAR TO '%abc-%'",
     "'x' SIMILAR TO '[a-z]'", "'^x$' SIMILAR TO '^x$'", "'a\\b' SIMILAR TO 'a\\\\b'", "'ab' SIMILAR TO 'a|ab'",
     "'abc' SIMILAR TO 'ab' ESCAPE 'xy'", "'a_c' SIMILAR TO 'a#_c' ESCAPE '#'", "'abab' SIMILAR TO '(ab)+'",
+    # to_char of dates and times: names padded to 9 unless FM, Sunday is day 1, text in quotes
+    "to_char(timestamp '2024-03-05 07:08:09.123456', 'Day Mon DD, YYYY')",
+    "to_char(date '2024-03-05', 'FMDay FMMonth FMDD')", "to_char(timestamp '2024-03-05 17:08:09', 'MONTH month DY dy')",
+    "to_char(timestamp '2024-03-05 17:08:09', 'D Q IW ID DDD')", "to_char(date '2024-03-03', 'D Day')",
+    "to_char(timestamp '2024-03-05 17:08:09.123456', 'HH12:MI AM \"at\" SS.MS US pm')",
+    "to_char(timestamp '2024-12-31 00:00:00', 'YYYY-MM-DD\"T\"HH24:MI:SS')", "to_char(timestamp '2024-01-02 03:04:05', 'FMMM/FMDD/YY FMHH12')",
+    "to_char(cast(null as date), 'Month')", "to_char(date '2024-09-10', 'yyyy-mm-dd Mon mon MON')",
 ] + [f"{aggregate} FROM (VALUES (1, 1.5::float8, 'a'), (2, 2.5::float8, 'b'), (4, 4.0::float8, 'c')) AS t(x, f, s)"
      for aggregate in ("count(*)", "sum(x)", "min(x)", "max(s)", "sum(f)", "avg(f)", "string_agg(s, ',')",
                        "array_agg(x)", "bool_and(x > 0)", "every(x > 1)", "count(distinct x)", "sum(x) over ()",
@@ -1234,6 +1241,7 @@ LOCAL_TIME = [
     "TIMESTAMPTZ '2024-11-03 12:00:00+00' - interval '1 day 1 hour'", "date_trunc('month', TIMESTAMPTZ '2024-03-15 12:00+00') + interval '1 month'",
     f"{_INSTANT} < date_trunc('month', {_INSTANT}) + interval '1 month'", "TIMESTAMPTZ '2024-03-09 12:00:00+00' - interval '-1 year'",
     f"{_INSTANT} - TIMESTAMPTZ '2024-03-09 06:30:00+00'", f"({_INSTANT} - interval '1 day')::date",
+    f"to_char({_INSTANT}, 'Dy DD Mon HH12:MI AM')",
 ]
 
 

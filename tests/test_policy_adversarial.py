@@ -450,3 +450,14 @@ def test_the_direct_stream_answers_as_the_relation_api_does(app, sql, params) ->
     assert direct.schema == public.schema and direct.equals(public)
     assert types == public_types and len(types) == direct.num_columns
     assert hasattr(cursor, "_submit")  # this DuckDB has the entry, so the direct path is the one tested
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT to_char(annual_revenue, 'FM999,999.00') FROM companies",  # a number's template
+    "SELECT to_char(created_at, 'SSSS') FROM companies",  # seconds past midnight, not SS twice
+    "SELECT to_char(created_at, 'YYYY TZ') FROM companies",
+    "SELECT to_char(created_at, name) FROM companies",  # a template that is not a constant
+    "SELECT name FROM companies WHERE name SIMILAR TO domain",
+])
+def test_what_to_char_and_similar_to_cannot_do_is_refused_not_guessed(app, sql) -> None:  # type: ignore[no-untyped-def]
+    assert refused(app, "carol", sql).sqlstate == "0A000"
