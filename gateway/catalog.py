@@ -24,6 +24,7 @@ from sql.model import Catalog, Principal
 from sql.rules.name_columns import pg_names
 from sql.rules.names import cte_names, fold
 from sql.rules.session_values import session_value
+from sql.to_char import written
 from views.warehouse import translate
 
 SERVER_VERSION = "16.4"
@@ -430,7 +431,7 @@ def run(shadows: ShadowCatalogs, principal: Principal, tree: exp.Expression, pid
         rewritten = rewritten.transform(lambda n: exp.Parameter(this=exp.Literal.number(renumber[int(n.name)]))
                                         if isinstance(n, exp.Parameter) and str(n.name).isdigit() else n)
         params = [params[old - 1] for old in used if old - 1 < len(params)]
-    sql = rewritten.sql(dialect="duckdb")
+    sql = rewritten.transform(written).sql(dialect="duckdb")  # to_char's template as written (sql/to_char.py)
     cur = shadows.cursor(principal)
     try:
         table = (cur.sql(sql, params=params) if params else cur.sql(sql)).to_arrow_table()

@@ -1165,6 +1165,7 @@ EXPRESSIONS = [
     "to_char(timestamp '2024-03-05 17:08:09.123456', 'HH12:MI AM \"at\" SS.MS US pm')",
     "to_char(timestamp '2024-12-31 00:00:00', 'YYYY-MM-DD\"T\"HH24:MI:SS')", "to_char(timestamp '2024-01-02 03:04:05', 'FMMM/FMDD/YY FMHH12')",
     "to_char(cast(null as date), 'Month')", "to_char(date '2024-09-10', 'yyyy-mm-dd Mon mon MON')",
+    "to_char(date '2024-03-05', 'Day Mon DD') || (pg_backend_pid() > 0)::text",  # a catalog query's to_char
 ] + [f"{aggregate} FROM (VALUES (1, 1.5::float8, 'a'), (2, 2.5::float8, 'b'), (4, 4.0::float8, 'c')) AS t(x, f, s)"
      for aggregate in ("count(*)", "sum(x)", "min(x)", "max(s)", "sum(f)", "avg(f)", "string_agg(s, ',')",
                        "array_agg(x)", "bool_and(x > 0)", "every(x > 1)", "count(distinct x)", "sum(x) over ()",
