@@ -24,6 +24,7 @@ from service import state as st
 from sql.errors import (FeatureNotSupported, InvalidParameterValue, UndefinedFunction, UndefinedTable)
 from sql.functions import display_name, is_allowed
 from sql.model import Principal
+from sql.to_char import written
 
 SCHEMA = "egress"
 TS = pa.timestamp("us", tz="UTC")
@@ -290,7 +291,7 @@ def run(app: Any, principal: Principal, tree: exp.Expression, params: list[Any] 
             con.register(f"_egress_{name}", data)
             con.execute(f'CREATE VIEW {SCHEMA}."{name}" AS SELECT * FROM "_egress_{name}"')
         con.execute("SET lock_configuration = true")
-        sql = tree.sql(dialect="duckdb")
+        sql = tree.transform(written).sql(dialect="duckdb")  # to_char's template as written (sql/to_char.py)
         try:
             relation = con.sql(sql, params=params) if params else con.sql(sql)
             return relation.to_arrow_table() if relation is not None else pa.table({})

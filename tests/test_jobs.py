@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import csv
+import datetime as dt
 import json
 import os
 import signal
@@ -97,6 +98,10 @@ def test_copy_to_file_is_a_synchronous_job_with_notice_and_files(jobs_gw, refere
         detail = json.loads(notices[-1].message_detail)
         assert notices[-1].message_primary.startswith(f"export job {detail['job_id']} wrote 1 file")
         job = _job(conn, detail["job_id"])
+        # egress.* answers run outside the policy, and write to_char's names as it does
+        shown = conn.execute("SELECT to_char(created_at, 'YYYY-MM-DD Dy FMMonth') FROM egress.jobs WHERE id = %s",
+                             (detail["job_id"],)).fetchone()[0]
+        assert shown == job["created_at"].astimezone(dt.timezone.utc).strftime("%Y-%m-%d %a %B")
     want = reference("SELECT count(*) AS n FROM curated.companies WHERE tenant_id = 'acme' AND industry = 'SaaS'")
     assert rows == want.column("n")[0].as_py() > 0
     assert job["state"] == "succeeded" and job["rows_done"] == rows and job["source"] == "copy"
