@@ -25,10 +25,10 @@ from sqlglot import exp
 from sql.errors import FeatureNotSupported
 
 # PostgreSQL fields with a plain strftime equivalent: (field, strftime, strftime under FM)
-_PLAIN = [
+_PLAIN: list[tuple[str, str, str | None]] = [
     ("HH24", "%H", "%-H"), ("HH12", "%I", "%-I"), ("HH", "%I", "%-I"), ("MI", "%M", "%-M"), ("SS", "%S", "%-S"),
     ("MS", "%g", "%g"), ("US", "%f", "%f"), ("YYYY", "%Y", "%Y"), ("YY", "%y", "%-y"), ("DDD", "%j", "%-j"),
-    ("DD", "%d", "%-d"), ("MM", "%m", "%-m"), ("IW", "%V", "%-V"), ("ID", "%u", "%u"),
+    ("DD", "%d", "%-d"), ("MM", "%m", "%-m"), ("IW", "%V", None), ("ID", "%u", "%u"),
 ]
 # Names, matched with their case: (field, strftime, case, padded to 9 unless FM)
 _NAMES = [
@@ -111,8 +111,13 @@ def to_char(subject: exp.Expression, template: str) -> exp.Expression:
                 piece(value)
             i, fill = i + len(field), False
             continue
+        if plain is not None and fill and plain[2] is None:  # strftime has no unpadded form: via a number
+            week = exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string(plain[1])])
+            piece(exp.cast(exp.cast(week, "INTEGER"), "VARCHAR"))
+            i, fill = i + len(plain[0]), False
+            continue
         if plain is not None:
-            fmt.append(plain[2] if fill else plain[1])
+            fmt.append(plain[2] if fill and plain[2] else plain[1])
             i, fill = i + len(plain[0]), False
             continue
         if rest[0].upper() == "D":  # day of the week, Sunday 1

@@ -1204,6 +1204,30 @@ def test_common_expressions_answer_as_postgresql_does(gateway, postgres_server) 
         assert names == [c.name for c in conn.execute(clock).description]
 
 
+# to_char templates made of the fields sql/to_char.py writes, FM and literal text between
+_TO_CHAR_FIELDS = ["YYYY", "YY", "MM", "Mon", "MON", "mon", "Month", "MONTH", "month", "DD", "DDD", "D", "Day", "DAY",
+                   "day", "Dy", "DY", "dy", "HH24", "HH12", "HH", "MI", "SS", "MS", "US", "AM", "pm", "Q", "ID", "IW",
+                   "yyyy", "hh24", "mi"]
+_TO_CHAR_TEXT = [" ", "-", "/", ":", ", ", ".", '"at"', '"T"', "x"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cases=st.lists(st.tuples(
+    st.lists(st.tuples(st.booleans(), st.sampled_from(_TO_CHAR_FIELDS), st.sampled_from(_TO_CHAR_TEXT)),
+             min_size=1, max_size=5),
+    st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2099, 12, 31))), min_size=25, max_size=25))
+def test_to_char_templates_write_as_postgresql_writes_them(gateway, postgres_server, cases) -> None:  # type: ignore[no-untyped-def]
+    queries = []
+    for parts, moment in cases:
+        template = "".join(("FM" if fill else "") + field + text for fill, field, text in parts)
+        queries.append(f"SELECT to_char(timestamp '{moment.isoformat(sep=' ')}', '{template}')".encode())
+    answers = []
+    for dsn in (gateway.dsn("carol"), f"host=127.0.0.1 port={postgres_server.port} user=postgres dbname=postgres"):
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            answers.append([conn.pgconn.exec_(q).get_value(0, 0) for q in queries])
+    assert [(q, o, r) for q, o, r in zip(queries, *answers) if o != r] == []
+
+
 # timestamptz values written in the session's TimeZone, with each value's own offset (daylight
 # saving time, half-hour zones, local mean time before 1900), in every text form and in binary.
 ZONED = ["TIMESTAMPTZ '2024-01-01 00:30:00+00'", "TIMESTAMPTZ '2024-07-01 12:00:00.5+00'",
