@@ -391,11 +391,7 @@ class Session:
             tree = tree.copy()  # the cached tree is shared; rewrites work on their own copy
             prepared.tree = tree
             if not prepared.catalog and not prepared.system:
-                assert self.principal is not None
-                # by text when it stands alone (cached across sessions), else by tree (offsets kept)
-                prepared.zone = self._zone()
-                prepared.compiled = self.app.compile(self.principal, stmt.text if stmt.offset == 0 else tree,
-                                                     zone=prepared.zone, param_types=_clock_params(oids))
+                self._compile(prepared, self._zone())
         elif stmt.kind is Kind.SESSION and stmt.keyword == "DECLARE":
             tokens = tokenize(stmt.text)
             at = next((i for i, t in enumerate(tokens) if t.text.upper() == "FOR"), None)
@@ -414,15 +410,22 @@ class Session:
     def _current(self, prepared: Prepared) -> Compiled:
         """The statement compiled for the session's TimeZone now: a SET TIME ZONE after Parse
         changes how it computes, as in PostgreSQL, where the zone is read when it runs."""
-        assert prepared.compiled is not None and self.principal is not None
+        assert prepared.compiled is not None
         zone = self._zone()
         if zone != prepared.zone:
-            query = prepared.text if prepared.statement.offset == 0 else prepared.tree
-            assert query is not None
-            prepared.compiled = self.app.compile(self.principal, query, zone=zone,
-                                                 param_types=_clock_params(prepared.param_oids))
-            prepared.zone, prepared.columns = zone, None
+            self._compile(prepared, zone)
+            prepared.columns = None
         return prepared.compiled
+
+    def _compile(self, prepared: Prepared, zone: str | None) -> None:
+        """Policy for a prepared query in ``zone``, with the date and time types its Parse declared
+        for $n: by text when it stands alone (cached across sessions), else by tree (offsets kept)."""
+        assert self.principal is not None
+        query = prepared.text if prepared.statement.offset == 0 else prepared.tree
+        assert query is not None
+        prepared.compiled = self.app.compile(self.principal, query, zone=zone,
+                                             param_types=_clock_params(prepared.param_oids))
+        prepared.zone = zone
 
     def _param_oids(self, prepared: Prepared) -> list[int]:
         tree = prepared.tree

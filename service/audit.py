@@ -4,8 +4,9 @@ log line each (logger ``egress.audit``).
 Records are queued and written by one background thread in batches, so a statement never
 waits on the state store. The writer lingers a moment after the first record of a batch: a
 record is queued just as its statement's answer is about to go out, and a write at that moment
-takes the interpreter from the event loop that sends it (1-3 ms of a 15 ms connect-and-query). Parameter values are never recorded (the SQL keeps its $n), and the
-SQL as run is the policy's rewrite, which names no secret.
+takes the interpreter from the event loop that sends it (1-3 ms of a 15 ms connect-and-query).
+Parameter values are never recorded (the SQL keeps its $n), and the SQL as run is the
+policy's rewrite, which names no secret.
 """
 
 from __future__ import annotations

@@ -20,6 +20,12 @@ class Column:
     description: str = ""
     sensitive: bool = False
 
+    @property
+    def instant(self) -> bool:
+        """Whether it is a timestamptz: an instant, which a session outside UTC sees and cuts
+        on its own clock (sql/rules/local_time.py)."""
+        return self.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+
 
 @dataclass(frozen=True)
 class View:

@@ -49,8 +49,8 @@ def is_number_template(template: str) -> bool:
 
 
 def written(node: exp.Expression) -> exp.Expression:
-    """A transform for trees that skip the policy's rewrites (catalog queries): each to_char of
-    a date or time with a constant template, written here; anything else as it is."""
+    """A transform for trees that skip the policy's rewrites (catalog queries, egress.* answers):
+    each to_char of a date or time with a constant template, written here; anything else as it is."""
     template = node.args.get("format") if isinstance(node, exp.TimeToStr) else None
     if isinstance(template, exp.Literal) and template.is_string and not is_number_template(template.this):
         return to_char(node.this.transform(written), template.this)
@@ -61,9 +61,12 @@ def to_char(subject: exp.Expression, template: str) -> exp.Expression:
     pieces: list[exp.Expression] = []
     fmt: list[str] = []  # strftime text not yet made a piece
 
+    def strftime(code: str) -> exp.Expression:
+        return exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string(code)])
+
     def flush() -> None:
         if fmt:
-            pieces.append(exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string("".join(fmt))]))
+            pieces.append(strftime("".join(fmt)))
             fmt.clear()
 
     def piece(value: exp.Expression) -> None:
@@ -98,22 +101,18 @@ def to_char(subject: exp.Expression, template: str) -> exp.Expression:
             named = plain = None
         if named is not None and (plain is None or len(named[0]) >= len(plain[0])):
             field, code, case, padded = named
-            value: exp.Expression = exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string(code)])
-            if padded and not fill:
-                value = exp.Anonymous(this="rpad", expressions=[value, exp.Literal.number(9), exp.Literal.string(" ")])
-            if case == "upper":
-                value = exp.Upper(this=value)
-            elif case == "lower":
-                value = exp.Lower(this=value)
-            if case is None and not (padded and not fill):
+            padded = padded and not fill
+            if case is None and not padded:
                 fmt.append(code)
             else:
-                piece(value)
+                value = strftime(code)
+                if padded:
+                    value = exp.Anonymous(this="rpad", expressions=[value, exp.Literal.number(9), exp.Literal.string(" ")])
+                piece(exp.Upper(this=value) if case == "upper" else exp.Lower(this=value) if case == "lower" else value)
             i, fill = i + len(field), False
             continue
         if plain is not None and fill and plain[2] is None:  # strftime has no unpadded form: via a number
-            week = exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string(plain[1])])
-            piece(exp.cast(exp.cast(week, "INTEGER"), "VARCHAR"))
+            piece(exp.cast(exp.cast(strftime(plain[1]), "INTEGER"), "VARCHAR"))
             i, fill = i + len(plain[0]), False
             continue
         if plain is not None:
@@ -121,8 +120,7 @@ def to_char(subject: exp.Expression, template: str) -> exp.Expression:
             i, fill = i + len(plain[0]), False
             continue
         if rest[0].upper() == "D":  # day of the week, Sunday 1
-            weekday = exp.Anonymous(this="strftime", expressions=[subject.copy(), exp.Literal.string("%w")])
-            piece(exp.cast(exp.Add(this=exp.cast(weekday, "INTEGER"), expression=exp.Literal.number(1)), "VARCHAR"))
+            piece(exp.cast(exp.Add(this=exp.cast(strftime("%w"), "INTEGER"), expression=exp.Literal.number(1)), "VARCHAR"))
             i, fill = i + 1, False
             continue
         if rest[0].upper() == "Q":

@@ -166,7 +166,7 @@ def _holds_instants(ctx: Context) -> bool:
     if "TIMESTAMPTZ" in ctx.param_types.values():
         return True
     names = {c.name.lower() for name in ctx.views_used if (view := ctx.catalog.view(name)) is not None
-             for c in view.columns if c.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))}
+             for c in view.columns if c.instant}
     for node in ctx.tree.walk():
         if isinstance(node, exp.Column) and node.name.lower() in names:
             return True

@@ -87,8 +87,7 @@ def scoped_relation(principal: Principal, view: View, *, guard: bool = True, zon
         value: exp.Expression = exp.column(col.name, quoted=True)
         kind = principal.role.mask_for(view.name, col.name)
         if kind is not None:
-            instant = col.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
-            value = _mask(kind, value, zone=zone, instant=instant)
+            value = _mask(kind, value, zone=zone, instant=col.instant)
         if guard:
             value = exp.Case(ifs=[exp.If(this=tenant_matches(), true=value)])
         projections.append(exp.alias_(value, col.name, quoted=True))

@@ -57,7 +57,7 @@ def _schema(ctx: Context) -> dict[str, dict[str, str]]:
         schema[view.name] = {}
         for c in ctx.principal.visible_columns(view):
             mask = ctx.principal.role.mask_for(view.name, c.name)
-            kept = mask == "year_only" and c.type.upper().startswith(("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+            kept = mask == "year_only" and c.instant
             schema[view.name][c.name] = "unknown" if mask and not kept else c.type
     return schema
 
