@@ -7,10 +7,15 @@ and measures both with the same clients: psycopg SELECT of all rows (text and bi
 fetch, COPY TO STDOUT (csv) through three clients (psql; psycopg counting messages; psycopg
 doing Python work on each row's bytes), adbc-driver-postgresql fetch_arrow_table when it is
 installed, and connect + SCRAM + a one-row SELECT (p50, p99). Each throughput is the median of
-ROUNDS runs per server, the servers taking turns (which one goes first alternates by round);
+ROUNDS runs per server, the servers taking turns (which one goes first rotates by round);
 beside the ratio of the two medians stands the median of each round's own ratio, which a slow
 minute of this shared machine moves less, since it slows both runs of its round. Server peak
 RSS: egress's VmHWM; PostgreSQL's as the largest backend's. Writes bench/results/pgwire.json.
+
+A third side takes its turn in every round: the ideal server (bench/replay.py), PostgreSQL's
+own answer replayed from memory by a server that does nothing else. Its rate over PostgreSQL's
+is the most any server could reach with that client on this machine, measured, not inferred.
+`--clients=a,b` measures only the clients whose names contain one of those words.
 """
 
 from __future__ import annotations
@@ -114,6 +119,14 @@ def start_egress(home: Path) -> tuple[subprocess.Popen[str], int]:
 
     proc, port, _flight = start(home)
     return proc, port
+
+
+def start_replay(upstream_port: int) -> tuple[subprocess.Popen[str], int]:
+    """The ideal server in front of PostgreSQL (bench/replay.py), on a free loopback port."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.replay", str(upstream_port)],
+                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
 
 
 def client_cpu() -> float:
@@ -234,38 +247,50 @@ def main(argv: list[str]) -> None:
     query = "SELECT * FROM companies" + (f" ORDER BY company_id LIMIT {limit}" if limit else "")
     source = ("SELECT * EXCLUDE (tenant_id) FROM curated.companies WHERE tenant_id = 'acme' ORDER BY company_id"
               + (f" LIMIT {limit}" if limit else ""))
+    wanted = next((a.split("=", 1)[1].split(",") for a in argv if a.startswith("--clients=")), None)
     pg = Postgres()
-    egress = None
+    egress = replay = None
     try:
         rows = load(pg, source)
         print(f"loaded {rows:,} rows into PostgreSQL 15", file=sys.stderr)
         egress, port = start_egress(DATA / "pgwire-home")
+        replay, replay_port = start_replay(pg.port)
         e_dsn = f"host=127.0.0.1 port={port} user=carol password=carol dbname=egress"
         e_url = f"postgresql://carol:carol@127.0.0.1:{port}/egress"
         p_dsn = pg.dsn("carol", "carol")
         p_url = f"postgresql://carol:carol@127.0.0.1:{pg.port}/postgres"
+        i_dsn = p_dsn.replace(f"port={pg.port}", f"port={replay_port}")
+        i_url = p_url.replace(f":{pg.port}/", f":{replay_port}/")
         results: dict[str, Any] = {"rows": rows, "throughput": [], "latency": {}}
         ratios: dict[str, float] = {}
         paired: dict[str, float] = {}
         ceilings: dict[str, float] = {}
-        # the servers take turns, ROUNDS times per client, PostgreSQL first in even rounds and
-        # egress first in odd ones; the median of each side is compared, and each round's pair
+        ideal: dict[str, float] = {}
+        # the three sides take turns, ROUNDS times per client, the first one rotating by round;
+        # the median of each side is compared, and each round's pair
         for name, pg_fn in clients(p_dsn, p_url, query).items():
+            if wanted is not None and not any(w in name for w in wanted):
+                continue
             e_fn = clients(e_dsn, e_url, query)[name]
-            runs: dict[str, list[dict[str, Any]]] = {"postgres": [], "egress": []}
+            i_fn = clients(i_dsn, i_url, query)[name]
+            i_fn()  # the ideal server's first pull passes through to PostgreSQL, and is remembered
+            runs: dict[str, list[dict[str, Any]]] = {"postgres": [], "egress": [], "ideal": []}
             for r in range(rounds):
-                turns = [("postgres", pg_fn), ("egress", e_fn)]
-                for side, fn in turns if r % 2 == 0 else reversed(turns):
+                turns = [("postgres", pg_fn), ("egress", e_fn), ("ideal", i_fn)]
+                for side, fn in turns[r % 3:] + turns[:r % 3]:
                     runs[side].append(measure(f"{side:<8} {name}", fn))
-            p, e = (median_run(runs["postgres"]), median_run(runs["egress"]))
-            results["throughput"] += [p, e]
+            p, e, i = (median_run(runs["postgres"]), median_run(runs["egress"]), median_run(runs["ideal"]))
+            results["throughput"] += [p, e, i]
             ratios[name] = e["rows_per_s"] / p["rows_per_s"]
             paired[name] = statistics.median(
                 pr["seconds"] / er["seconds"] for pr, er in zip(runs["postgres"], runs["egress"]))
-            # The most any server could reach with this client on this machine: PostgreSQL's time
-            # over the client's own CPU time (the lower median of the two sides). Near 1.0x the
-            # client, not the server, sets the pace.
-            ceilings[name] = p["seconds"] / min(p["median_client_cpu_s"], e["median_client_cpu_s"])
+            # The most any server could reach with this client on this machine, two ways: the
+            # ideal server's rate over PostgreSQL's, measured; and PostgreSQL's time over the
+            # client's own CPU time (the lower median of the three sides), inferred. Near 1.0x
+            # the client, not the server, sets the pace.
+            ideal[name] = i["rows_per_s"] / p["rows_per_s"]
+            ceilings[name] = p["seconds"] / min(p["median_client_cpu_s"], e["median_client_cpu_s"],
+                                                i["median_client_cpu_s"])
         results["latency"] = latency({"postgres": p_dsn, "egress": e_dsn})
         ratios["connect+query p50 (egress/postgres, lower is better)"] = (
             results["latency"]["egress"]["p50_ms"] / results["latency"]["postgres"]["p50_ms"])
@@ -286,15 +311,21 @@ def main(argv: list[str]) -> None:
         results["ratios"] = ratios
         results["paired_round_ratios"] = paired
         results["client_bound_ceilings"] = ceilings
+        results["ideal_server_ratios"] = ideal
         save("pgwire.json", results, ratios, "ratios egress / PostgreSQL (goal: SELECT >= 1.0x, COPY >= 1.3x, latency p50 <= 2x)")
         print("  median of each round's egress / PostgreSQL: "
               + ", ".join(f"{k} {v:.2f}x" for k, v in paired.items()))
         print("  client-bound ceilings (PostgreSQL's time / the client's CPU time): "
               + ", ".join(f"{k} {v:.2f}x" for k, v in ceilings.items()))
+        print("  the ideal server (PostgreSQL's answer replayed from memory) / PostgreSQL: "
+              + ", ".join(f"{k} {v:.2f}x" for k, v in ideal.items()))
         print(f"  latency: {results['latency']}")
         print(f"  peak RSS: {results['peak_rss_mb']}")
         print(f"wrote {RESULTS / 'pgwire.json'}")
     finally:
+        if replay is not None:
+            replay.kill()
+            replay.wait()
         if egress is not None:
             egress.send_signal(signal.SIGTERM)
             try:
