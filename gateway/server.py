@@ -13,6 +13,7 @@ import itertools
 import logging
 import secrets
 import ssl
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -170,19 +171,46 @@ class GatewayServer:
                 pass
 
     async def _pump(self, chunks: Iterator[bytes], writer: asyncio.StreamWriter, session: Session) -> None:
-        """Write each chunk while the next one is being produced (one ahead, never more), so
-        encoding and sending overlap and memory stays bounded. Tells the session whether the
-        client is the slower side (the socket was full when a chunk went out)."""
+        """Write each chunk while the next ones are being produced, in order, one at a time on a
+        worker thread: at most AHEAD made and waiting, so memory stays bounded, and a chunk that
+        is slow to make (DuckDB starting a row group) is covered by one already made. Tells the
+        session whether the client is the slower side (the socket was full when a chunk went
+        out)."""
         loop = asyncio.get_running_loop()
-        pending: asyncio.Future[tuple[bytes, bool]] | None = None
-        finished = False
+        made: deque[tuple[bytes, bool]] = deque()
+        pending: asyncio.Future[tuple[bytes, bool]] | None = None  # the chunk being made
+        failed: list[asyncio.Future[tuple[bytes, bool]]] = []
+        ready = asyncio.Event()
+        exhausted = closing = False
+
+        def begin() -> None:
+            nonlocal pending
+            if pending is None and not (exhausted or closing or failed) and len(made) < AHEAD:
+                pending = loop.run_in_executor(self.executor, _gather, chunks)
+                pending.add_done_callback(finished)
+
+        def finished(future: asyncio.Future[tuple[bytes, bool]]) -> None:  # on the loop, as it is made
+            nonlocal pending, exhausted
+            pending = None
+            if future.cancelled() or future.exception() is not None:
+                failed.append(future)
+            else:
+                chunk, last = future.result()
+                made.append((chunk, last))
+                exhausted = last
+                begin()
+            ready.set()
+
         try:
-            pending = loop.run_in_executor(self.executor, _gather, chunks)
+            begin()
             while True:
-                chunk, finished = await pending
-                pending = None
-                if not finished:
-                    pending = loop.run_in_executor(self.executor, _gather, chunks)
+                while not made:
+                    if failed:
+                        failed[0].result()  # a failure to make the next chunk ends here, between chunks
+                    ready.clear()
+                    await ready.wait()
+                chunk, last = made.popleft()
+                begin()
                 # A large chunk (a batch of rows) goes in slices, each written when the last one
                 # is out: the socket takes most of each slice at once, where a whole batch
                 # written in one go was mostly copied into asyncio's buffer first (and moved
@@ -195,15 +223,16 @@ class GatewayServer:
                     await writer.drain()
                 session.client_behind = full
                 self.metrics.bytes.inc(len(view))
-                if finished:
+                if last:
                     return
         finally:
+            closing = True  # nothing more is begun
             if pending is not None:
                 try:
                     await pending  # let the producer finish its step before closing it
                 except BaseException:
                     pass
-            if not finished:
+            if not exhausted:
                 await loop.run_in_executor(self.executor, _close_generator, chunks)
 
     async def _fatal(self, writer: asyncio.StreamWriter, err: EgressError) -> None:
@@ -215,6 +244,7 @@ class GatewayServer:
 
 
 COALESCE = 256 * 1024  # small outputs travel together: one thread hop, one write
+AHEAD = 2  # chunks made (or being made) while one is written
 WRITE_SLICE = 256 * 1024  # the most written to a connection's socket before its buffer is sent
 CLOSE_WAIT_S = 5.0  # how long a stopping server waits for its connections to end
 

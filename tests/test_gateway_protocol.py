@@ -338,3 +338,47 @@ def test_an_error_after_rows_have_streamed_keeps_its_sqlstate(egress_home, tmp_p
         assert "internal error" not in gw.logged()
     finally:
         stop_gateway(gw)
+
+
+def test_chunks_are_made_ahead_of_a_stalled_client_only_so_far_and_leave_in_order(app) -> None:  # type: ignore[no-untyped-def]
+    """While the client reads nothing, the server makes the chunk it is writing and AHEAD more
+    (one whole in reserve for a chunk that is slow to make), never the whole answer; once the
+    client reads, every chunk arrives, in order."""
+    from types import SimpleNamespace
+
+    from gateway.server import AHEAD, GatewayServer
+
+    size, count = 4 << 20, 12  # each chunk far larger than the socket's buffers
+    made: list[int] = []
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for i in range(count):
+            made.append(i)
+            yield bytes([i]) * size
+
+    async def go() -> tuple[int, bytes]:
+        server = GatewayServer(app, port=0)
+        ours, theirs = socket.socketpair()
+        try:
+            _, writer = await asyncio.open_connection(sock=ours)
+            writer.transport.set_write_buffer_limits(high=0)  # as the server's connections are
+            session = SimpleNamespace(client_behind=False)
+            pump = asyncio.create_task(server._pump(chunks(), writer, session))  # type: ignore[arg-type]
+            await asyncio.sleep(0.5)
+            stalled = len(made)
+            theirs.setblocking(False)
+            received = bytearray()
+            loop = asyncio.get_running_loop()
+            while len(received) < size * count:
+                received += await loop.sock_recv(theirs, 1 << 20)
+            await asyncio.wait_for(pump, 10)
+            writer.close()
+            return stalled, bytes(received)
+        finally:
+            theirs.close()
+            server.executor.shutdown(wait=True)
+            server.shadows.close()
+
+    stalled, received = asyncio.run(go())
+    assert stalled == 1 + AHEAD
+    assert received == b"".join(bytes([i]) * size for i in range(count))
