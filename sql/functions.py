@@ -44,6 +44,7 @@ SCALAR = frozenset(
     list_extract list_slice list_sort list_distinct array_distinct
     uuid gen_random_uuid encode decode tobase64 frombase64 typeof nullifzero quote_literal quote_nullable
     quote_ident json_build_object jsonb_build_object array_to_json json_array_length json_typeof row_to_json
+    sha2digest regexp_split_to_array
     """.split()
 )
 

@@ -1126,6 +1126,8 @@ EXPRESSIONS = [
     "'a' || 'b'", "'a' || 1", "concat('a', 1, null)", "trim('  a ')", "btrim('xax', 'x')", "replace('abc', 'b', 'x')",
     "left('abc', 2)", "right('abc', 2)", "lpad('7', 3, '0')", "reverse('abc')", "initcap('hello world')",
     "split_part('a,b,c', ',', 2)", "repeat('ab', 2)", "md5('a')", "ascii('a')", "chr(65)", "'abc' ilike 'A%'",
+    "sha256('abc')", "sha256('abc'::bytea)", "encode(sha256('x'), 'hex')", "regexp_split_to_array('a,b,,c', ',')",
+    "regexp_split_to_array('a1b22c', '[0-9]+')", "(regexp_split_to_array('k=v', '='))[2]",
     "round(2.567, 2)", "ceil(2.1)", "floor(2.9)", "abs(-3)", "power(2, 10)", "sqrt(16)", "mod(7, 3)", "trunc(2.789, 2)",
     "greatest(1, 2.5)", "coalesce(null, 1)", "nullif(1, 1)", "1 between 0 and 2",
     "date '2024-03-15' + 1", "date '2024-03-15' - date '2024-03-01'", "date '2024-03-15' + interval '1 day'",

@@ -461,3 +461,10 @@ def test_the_direct_stream_answers_as_the_relation_api_does(app, sql, params) ->
 ])
 def test_what_to_char_and_similar_to_cannot_do_is_refused_not_guessed(app, sql) -> None:  # type: ignore[no-untyped-def]
     assert refused(app, "carol", sql).sqlstate == "0A000"
+
+
+@pytest.mark.parametrize("bits", ["224", "384", "512"])
+def test_sha_digests_other_than_sha256_are_refused_by_their_name(app, bits) -> None:  # type: ignore[no-untyped-def]
+    # DuckDB has SHA-256 alone (sha256() is offered); the error names the function asked for
+    err = refused(app, "carol", f"SELECT name, sha{bits}(name::bytea) FROM companies")
+    assert err.sqlstate in ("0A000", "42883") and f"sha{bits}" in err.message and err.position == 14

@@ -11,6 +11,10 @@ from sql.rules.context import Context
 
 def check_functions(ctx: Context) -> None:
     for node in ctx.tree.walk():
+        if isinstance(node, exp.SHA2Digest) and node.args.get("length") is not None \
+                and node.args["length"].name != "256":  # DuckDB has SHA-256 alone; sqlglot would write it
+            raise FeatureNotSupported(f"function sha{node.args['length'].name} is not supported",
+                                      position=ctx.position(node), hint="sha256() and md5() are")
         if isinstance(node, exp.Func) and functions.function_name(node) in functions.DIFFERENT:
             name = functions.function_name(node)
             raise FeatureNotSupported(f"function {name} is not supported: it answers differently here",
