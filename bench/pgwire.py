@@ -14,7 +14,8 @@ RSS: egress's VmHWM; PostgreSQL's as the largest backend's. Writes bench/results
 
 A third side takes its turn in every round: the ideal server (bench/replay.py), PostgreSQL's
 own answer replayed from memory by a server that does nothing else. Its rate over PostgreSQL's
-is the most any server could reach with that client on this machine, measured, not inferred.
+is what a server that costs nothing gets from that client on this machine, measured, not
+inferred; where it is near 1.0x, the client sets the pace and the machine's noise the ratio.
 `--clients=a,b` measures only the clients whose names contain one of those words.
 """
 
@@ -289,8 +290,8 @@ def main(argv: list[str]) -> None:
             ratios[name] = e["rows_per_s"] / p["rows_per_s"]
             paired[name] = statistics.median(
                 pr["seconds"] / er["seconds"] for pr, er in zip(runs["postgres"], runs["egress"]))
-            # The most any server could reach with this client on this machine, two ways: the
-            # ideal server's rate over PostgreSQL's, measured; and PostgreSQL's time over the
+            # What a server that costs nothing gets from this client on this machine, two ways:
+            # the ideal server's rate over PostgreSQL's, measured; and PostgreSQL's time over the
             # client's own CPU time (the lower median of the three sides), inferred. Near 1.0x
             # the client, not the server, sets the pace.
             ideal[name] = i["rows_per_s"] / p["rows_per_s"]

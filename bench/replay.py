@@ -6,9 +6,9 @@ Client messages are grouped into requests, each ending with a Sync or a Query me
 whose answer (up to its ReadyForQuery) was at least LARGE bytes is remembered, and when the same
 request bytes arrive again on a connection with nothing outstanding, the answer is written from
 memory and PostgreSQL never sees the request. So from the second pull on, a client receives
-exactly PostgreSQL's bytes, as fast as it takes them, from a server that does nothing else:
-no server could make that client faster on this machine, and bench/pgwire.py measures it beside
-PostgreSQL and egress in the same rounds.
+exactly PostgreSQL's bytes, as fast as it takes them, from a server that does nothing else: no
+server costs less, and bench/pgwire.py measures it beside PostgreSQL and egress in the same
+rounds.
 
 Only the benchmark uses it. It reads no statement and keeps at most KEEP answers.
 """
