@@ -1172,6 +1172,7 @@ EXPRESSIONS = [
      for aggregate in ("count(*)", "sum(x)", "min(x)", "max(s)", "sum(f)", "avg(f)", "string_agg(s, ',')",
                        "array_agg(x)", "bool_and(x > 0)", "every(x > 1)", "count(distinct x)", "sum(x) over ()",
                        "sum(x) filter (where x > 1)", "sum(x)::float8 / count(*)", "json_agg(x order by x desc)",
+                       "ntile(2) over (order by x)", "ntile(2) over (order by x) + 1", "row_number() over ()",
                        "json_agg(s) filter (where x > 1)", "json_agg(x) filter (where x > 9)", "json_agg(x) over ()",
                        "json_agg(s) filter (where format('%s', x) <> '1') over (partition by format('%s', x > 1))")]
 

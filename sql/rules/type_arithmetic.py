@@ -213,13 +213,14 @@ def _extract(node: exp.Extract, twin: exp.Extract) -> None:
         _wrap(node, "DECIMAL(38, 0)")
 
 
-# int4 in PostgreSQL, BIGINT in DuckDB (cardinality: UBIGINT)
+# int4 in PostgreSQL, BIGINT in DuckDB (cardinality: UBIGINT; ntile() OVER (...), cast whole)
 _INT4_CALLS = (exp.Length, exp.StrPosition, exp.ArraySize)
 
 
 def _int4_calls(tree: exp.Expression) -> list[exp.Expression]:
     return [*tree.find_all(*_INT4_CALLS),
-            *(n for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "cardinality")]
+            *(n for n in tree.find_all(exp.Anonymous) if str(n.name).lower() == "cardinality"),
+            *(w for w in tree.find_all(exp.Window) if isinstance(w.this, exp.Ntile))]
 
 
 def type_arithmetic(ctx: Context) -> None:
