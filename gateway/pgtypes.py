@@ -235,10 +235,6 @@ def _strings(arr: pa.Array, formatter: str, *how: Any, kind: pa.DataType = pa.st
                                  null_count=arr.null_count)
 
 
-display_zone = zones.display_zone
-_UTC_NAMES = zones.UTC_NAMES
-
-
 def in_zone(batch: pa.RecordBatch, zone: str | None) -> pa.RecordBatch:
     """``batch`` with its timestamptz columns labelled with the session's zone, so that the
     text encoders write them as PostgreSQL does in that zone (a view of the same buffers:
@@ -271,7 +267,7 @@ def _zoned_text(arr: pa.Array) -> pa.Array:
 
 
 def _timestamp_text(arr: pa.Array, with_zone: bool) -> pa.Array:
-    if with_zone and str(arr.type.tz).lower() not in _UTC_NAMES:
+    if with_zone and str(arr.type.tz).lower() not in zones.UTC_NAMES:
         return _zoned_text(arr)
     if arr.type.unit in _MICROS_PER:
         made = _compiled_text(arr, _MICROS_PER[arr.type.unit], b"+00" if with_zone else b"")

@@ -44,6 +44,7 @@ from sql.errors import (EgressError, FeatureNotSupported, InsufficientPrivilege,
 from sql.model import Principal
 from sql.parse import Kind, Statement, parse_one, split, statement_tokens as tokenize
 from sql.policy import Compiled, refuse_kind
+from views import zones
 
 log = logging.getLogger("egress.gateway")
 
@@ -405,7 +406,7 @@ class Session:
 
     def _zone(self) -> str | None:
         """The session's TimeZone as an IANA name; None for UTC (and offsets DuckDB cannot use)."""
-        return pgtypes.display_zone(self.params["timezone"])
+        return zones.display_zone(self.params["timezone"])
 
     def _current(self, prepared: Prepared) -> Compiled:
         """The statement compiled for the session's TimeZone now: a SET TIME ZONE after Parse
@@ -606,7 +607,7 @@ class Session:
                 for i, c in enumerate(portal.prepared.columns))))
         columns = pgtypes.describe(portal.schema)
         formats = tuple(_format_of(portal.formats, i) for i in range(len(columns)))
-        zone = pgtypes.display_zone(self.params["timezone"])
+        zone = self._zone()
         sent_now = 0
         with self._lock:
             self._running = portal.stream
@@ -720,7 +721,8 @@ class Session:
             yield from self._copy_to_file(prepared, outcome)
             return
         encoder = CopyEncoder.for_options(spec.options)  # the options first, as PostgreSQL checks them
-        compiled = self.app.compile(self.principal, spec.text or spec.query, zone=self._zone(), base=spec.base)
+        zone = self._zone()  # what the query computes in and its timestamptz values are written in
+        compiled = self.app.compile(self.principal, spec.text or spec.query, zone=zone, base=spec.base)
         stream = self.app.run(compiled, start=False, wire=True)
         with self._lock:
             self._running = stream
@@ -731,7 +733,6 @@ class Session:
             head = encoder.header_bytes(stream.schema)
             if head:
                 yield copy_data(head)
-            zone = pgtypes.display_zone(self.params["timezone"])
             for rows, chunk in _encode_ahead(encoder, (pgtypes.in_zone(b, zone) for b in stream),
                                              lambda: self.client_behind):
                 yield chunk

@@ -189,7 +189,7 @@ def _candidates(ctx: Context, zone: str | None) -> list[exp.Expression]:
 
 
 def local_time(ctx: Context) -> None:
-    zone = ctx.zone  # None in UTC (gateway/pgtypes.display_zone)
+    zone = ctx.zone  # None in UTC (views/zones.display_zone)
     for node in list(ctx.tree.find_all(exp.CurrentDate)) if zone else []:
         if not node.args:
             node.replace(exp.cast(_call(TO_LOCAL, exp.CurrentTimestamp(), zone), "DATE"))
